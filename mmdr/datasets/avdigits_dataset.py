@@ -1,0 +1,101 @@
+import os.path as osp
+from typing import Callable, List, Union
+
+from mmdr.registry import DATASETS
+from .base_multimodal_dataset import BaseMultiModalDataset
+
+AVDIGITS_PREPARE_COMMAND = 'python tools/data/avdigits/prepare_avdigits.py'
+
+
+@DATASETS.register_module()
+class AVDigitsDataset(BaseMultiModalDataset):
+    """AV-Digits: noisy 8x8 handwritten digits paired with spoken digits.
+
+    ``tools/data/avdigits/prepare_avdigits.py`` generates the data set under
+    ``data/avdigits``: ``visual/<idx>.png`` (8-bit grayscale 8x8 images),
+    ``audio/<idx>.wav`` (16-bit PCM mono WAV at 22,050 Hz) and the split
+    files ``train.txt``, ``val.txt`` and ``test.txt`` with one
+    ``<visual relpath> <audio relpath> <label>`` line per sample, e.g.
+    ``visual/00012.png audio/00012.wav 2``.
+
+    Every data info holds ``img_path`` (for mmcv's ``LoadImageFromFile``),
+    ``audio_path`` (for :class:`LoadWaveform`), ``label``, ``sample_idx``
+    and ``modalities`` (``('audio', 'visual')``); the pipeline puts the
+    arrays under ``'audio'`` and ``'visual'`` for
+    ``dict(type='PackMultiModalInputs')``.
+
+    Args:
+        ann_file (str): Split file, relative to ``data_root`` unless absolute.
+        data_root (str): The generated folder. Defaults to ``'data/avdigits'``.
+        pipeline (list): Transforms applied to every sample.
+        test_mode (bool): Whether the data set is for testing.
+        kwargs: Further arguments of :class:`mmengine.dataset.BaseDataset`.
+    """
+
+    METAINFO = dict(classes=tuple(str(d) for d in range(10)))
+    MODALITIES = ('audio', 'visual')
+    PREPARE_COMMAND = AVDIGITS_PREPARE_COMMAND
+
+    def __init__(self,
+                 ann_file: str,
+                 data_root: str = 'data/avdigits',
+                 pipeline: List[Union[dict, Callable]] = [],
+                 test_mode: bool = False,
+                 **kwargs) -> None:
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            pipeline=pipeline,
+            test_mode=test_mode,
+            **kwargs)
+
+    @property
+    def modalities(self) -> tuple:
+        """tuple[str]: The modalities every sample provides."""
+        return self.MODALITIES
+
+    def load_data_list(self) -> List[dict]:
+        """Read the split file and check that every file it names exists.
+
+        Returns:
+            list[dict]: One dict per sample with ``img_path``,
+            ``audio_path`` and ``label``.
+        """
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(
+                f'AVDigitsDataset: annotation file {self.ann_file} not '
+                'found. Generate the data set with: '
+                f'{self.prepare_hint(self.data_root)}')
+        num_classes = len(self.metainfo['classes'])
+        data_list = []
+        with open(self.ann_file) as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                where = f'{self.ann_file}, line {line_no} ({line.strip()!r})'
+                fields = line.split()
+                if len(fields) != 3:
+                    raise ValueError(f'{where}: expected "<visual relpath> '
+                                     '<audio relpath> <label>"')
+                try:
+                    label = int(fields[2])
+                except ValueError:
+                    raise ValueError(
+                        f'{where}: the label must be an integer') from None
+                if not 0 <= label < num_classes:
+                    raise ValueError(
+                        f'{where}: unknown label {label}; the classes are '
+                        f'0..{num_classes - 1}')
+                paths = [osp.join(self.data_root, p) for p in fields[:2]]
+                for path in paths:
+                    # Checked here, once, rather than mid-epoch.
+                    if not osp.isfile(path):
+                        raise FileNotFoundError(
+                            f'{where}: {path} is missing. Regenerate the '
+                            'data set with: '
+                            f'{self.prepare_hint(self.data_root)} --overwrite')
+                data_list.append(
+                    dict(img_path=paths[0], audio_path=paths[1], label=label))
+        if not data_list:
+            raise ValueError(f'{self.ann_file} lists no sample')
+        return data_list

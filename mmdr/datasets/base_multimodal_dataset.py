@@ -1,0 +1,73 @@
+import os.path as osp
+from abc import abstractmethod
+from typing import Callable, List, Union
+
+from mmengine.dataset import BaseDataset
+
+
+class BaseMultiModalDataset(BaseDataset):
+    """Base of mmdr's data sets: named modalities and a prepare command.
+
+    Every sample's info carries ``modalities`` (the data set's modality
+    names), which :class:`PackMultiModalInputs` packs and
+    ``ModalityCheckHook`` compares with the model's encoders. A missing
+    ``data_root`` is reported with the command that prepares it.
+
+    Args:
+        ann_file (str): Split file, relative to ``data_root`` unless absolute.
+        data_root (str): The prepared folder.
+        pipeline (list): Transforms applied to every sample.
+        test_mode (bool): Whether the data set is for testing.
+        kwargs: Further arguments of :class:`mmengine.dataset.BaseDataset`.
+    """
+
+    #: The command that prepares the data set under ``data_root``.
+    PREPARE_COMMAND: str = ''
+
+    def __init__(self,
+                 ann_file: str,
+                 data_root: str,
+                 pipeline: List[Union[dict, Callable]] = [],
+                 test_mode: bool = False,
+                 **kwargs) -> None:
+        if not osp.isdir(data_root):
+            raise FileNotFoundError(
+                f'{type(self).__name__}: data_root {data_root!r} does not '
+                'exist. Prepare the data set with: '
+                f'{self.prepare_hint(data_root)}')
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            pipeline=pipeline,
+            test_mode=test_mode,
+            **kwargs)
+
+    @classmethod
+    def prepare_hint(cls, data_root: str) -> str:
+        """The command that prepares the data set in ``data_root``.
+
+        Args:
+            data_root (str): The data set's folder.
+
+        Returns:
+            str: A shell command.
+        """
+        return f'{cls.PREPARE_COMMAND} --out {data_root}'
+
+    @property
+    @abstractmethod
+    def modalities(self) -> tuple:
+        """tuple[str]: The modalities every sample provides."""
+
+    def get_data_info(self, idx: int) -> dict:
+        """Get a sample's info, with the data set's modalities.
+
+        Args:
+            idx (int): Sample index.
+
+        Returns:
+            dict: The sample's info.
+        """
+        info = super().get_data_info(idx)
+        info['modalities'] = self.modalities
+        return info

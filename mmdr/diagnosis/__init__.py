@@ -1,0 +1,14 @@
+"""Pure math of the D&R diagnosis: clustering purity, re-learning strength
+and blending of encoder weights toward their initialisation.
+
+Nothing in this subpackage depends on mmengine, so it can be used and tested
+on its own.
+"""
+from .purity import clustering_purity, minmax_scale
+from .relearning import blend_toward_init
+from .strength import purity_gap, relearn_strength
+
+__all__ = [
+    'minmax_scale', 'clustering_purity', 'purity_gap', 'relearn_strength',
+    'blend_toward_init'
+]

@@ -1,0 +1,3 @@
+import mmaction.engine  # noqa: F401
+
+from .hooks import *  # noqa: F401,F403

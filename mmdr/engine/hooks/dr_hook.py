@@ -1,0 +1,534 @@
+import copy
+import hashlib
+import json
+import os.path as osp
+import time
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmengine.dist import (all_gather_object, broadcast, broadcast_object_list,
+                           get_world_size, is_main_process)
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.utils import ProgressBar
+from torch.utils.data import Dataset, Subset
+
+from mmdr.diagnosis import (blend_toward_init, clustering_purity, purity_gap,
+                            relearn_strength)
+from mmdr.registry import DATASETS, HOOKS
+from mmdr.utils.dist_utils import gather_in_sampler_order
+
+StateDict = Dict[str, torch.Tensor]
+
+
+@HOOKS.register_module()
+class DRHook(Hook):
+    """Diagnosing & Re-learning (Wei et al., ECCV 2024).
+
+    After epoch ``e`` (0-based, the epoch just trained) with ``e >= begin``
+    and ``(e - begin) % interval == 0``, at most ``max_times`` times, every
+    encoder is diagnosed and softly re-initialised:
+
+    1. Pooled uni-modal features are extracted in eval mode, without
+       augmentation, on training samples and on the held-out validation
+       split (the model's :meth:`extract_modality_features`).
+    2. Per modality and per side, features are min-max scaled to [-1, 1]
+       and clustered by k-means with k = number of classes and a fixed seed;
+       the clustering purity is computed (:mod:`mmdr.diagnosis`).
+    3. The gap ``g = |P_train - P_val|`` gives the strength
+       ``a = tanh(lam * g)``, and every parameter of the encoder is blended
+       ``theta <- (1 - a) * theta + a * theta_init``, where ``theta_init`` is
+       the encoder as training started (after pretrained weights were
+       loaded). Fusion and head are not touched.
+
+    With the defaults (``interval=20, max_times=3, lam=3``) this is the
+    schedule of the authors' CREMA-D code: re-learning after epochs 20, 40
+    and 60. Re-learning happens at the end of the epoch, before that epoch's
+    validation, so the validation score and the epoch checkpoint see the
+    re-learned model (this hook runs before ``CheckpointHook``).
+
+    Decisions where the paper and the reference code are silent:
+
+    - Training samples are read with the validation pipeline (no
+      augmentation) unless ``train_dataset`` is given; ``max_train_samples``
+      caps them with a seeded random subset (the same one every time).
+    - Distributed: every rank extracts the features of its share of the
+      samples; they are gathered in data set order, the main process
+      diagnoses, and the strengths are broadcast, so the result equals one
+      process diagnosing the same samples. ``theta_init`` is broadcast from
+      the main process when training starts, and after re-learning the
+      ranks' encoder parameters are compared by digest: a mismatch is an
+      error. (BatchNorm statistics are per rank under DDP, as always.)
+    - Non-finite features stop training with an error before any weight is
+      changed.
+    - Resume: ``theta_init``, the diagnoses done and their history are saved
+      in every checkpoint under ``'dr_hook'``; a resumed run takes
+      ``theta_init`` from there (not from the resumed weights) and never
+      diagnoses an epoch twice. ``load_from`` without resume starts a fresh
+      D&R history whose ``theta_init`` is the loaded weights.
+
+    Every diagnosis is logged, written to TensorBoard (``dr/<modality>/...``)
+    and appended to ``<work_dir>/<history_file>`` (JSON).
+
+    Args:
+        interval (int): Epochs between diagnoses (H). Defaults to 20.
+        begin (int, optional): First 0-based epoch after which to diagnose.
+            Defaults to ``interval``.
+        max_times (int): Most diagnoses in a run (N). Defaults to 3.
+        lam (float): lambda in ``a = tanh(lambda * g)``. Defaults to 3.
+        modalities (Sequence[str], optional): Modalities to diagnose and
+            re-learn. Defaults to all of the model's.
+        max_train_samples (int or str, optional): Cap on the training
+            samples diagnosed: a number, or ``'val'`` for the size of the
+            validation split. Defaults to None (all).
+        num_clusters (int, optional): k of k-means. Defaults to the head's
+            ``num_classes``.
+        kmeans_n_init (int): k-means restarts. Defaults to 10.
+        seed (int): Seed of k-means and of the training subset. Defaults
+            to 0.
+        blend_buffers (bool): Also blend floating-point buffers (BatchNorm
+            running statistics). Defaults to False, as the reference code.
+        reset_optimizer_state (bool): Drop the optimizer state (e.g.
+            momentum) of a re-learned encoder's parameters. Defaults to
+            False, as the reference code.
+        train_dataset (dict, optional): Data set config of the diagnosed
+            training samples. Defaults to ``train_dataloader.dataset`` with
+            ``val_dataloader.dataset.pipeline``.
+        val_dataset (dict, optional): Data set config of the validation
+            samples. Defaults to ``val_dataloader.dataset``.
+        batch_size (int, optional): Batch size of feature extraction.
+            Defaults to ``val_dataloader.batch_size``.
+        num_workers (int, optional): Workers of feature extraction.
+            Defaults to ``val_dataloader.num_workers``.
+        history_file (str): JSON history, relative to the work dir.
+            Defaults to ``'dr_history.json'``.
+        progress (bool): Show a progress bar on the main process while
+            features are extracted. Defaults to True.
+    """
+
+    # Before CheckpointHook (VERY_LOW): epoch checkpoints must hold the
+    # re-learned weights, or a resumed run would lose the re-learning.
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 interval: int = 20,
+                 begin: Optional[int] = None,
+                 max_times: int = 3,
+                 lam: float = 3.0,
+                 modalities: Optional[Sequence[str]] = None,
+                 max_train_samples: Optional[Union[int, str]] = None,
+                 num_clusters: Optional[int] = None,
+                 kmeans_n_init: int = 10,
+                 seed: int = 0,
+                 blend_buffers: bool = False,
+                 reset_optimizer_state: bool = False,
+                 train_dataset: Optional[dict] = None,
+                 val_dataset: Optional[dict] = None,
+                 batch_size: Optional[int] = None,
+                 num_workers: Optional[int] = None,
+                 history_file: str = 'dr_history.json',
+                 progress: bool = True) -> None:
+        begin = interval if begin is None else begin
+        checks = {
+            'interval':
+            isinstance(interval, int) and interval >= 1,
+            'begin':
+            isinstance(begin, int) and begin >= 1,
+            'max_times':
+            isinstance(max_times, int) and max_times >= 0,
+            'lam':
+            isinstance(lam, (int, float)) and lam >= 0,
+            'kmeans_n_init':
+            isinstance(kmeans_n_init, int) and kmeans_n_init >= 1,
+            'max_train_samples':
+            max_train_samples is None or max_train_samples == 'val'
+            or (isinstance(max_train_samples, int) and max_train_samples > 0),
+        }
+        values = dict(
+            interval=interval,
+            begin=begin,
+            max_times=max_times,
+            lam=lam,
+            kmeans_n_init=kmeans_n_init,
+            max_train_samples=max_train_samples)
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(
+                    f'DRHook: {name}={values[name]!r} is invalid (interval '
+                    'and begin >= 1, max_times >= 0, lam >= 0, '
+                    "max_train_samples None, 'val' or > 0)")
+        self.interval = interval
+        self.begin = begin
+        self.max_times = max_times
+        self.lam = float(lam)
+        self.modalities = None if modalities is None else tuple(modalities)
+        self.max_train_samples = max_train_samples
+        self.num_clusters = num_clusters
+        self.kmeans_n_init = kmeans_n_init
+        self.seed = seed
+        self.blend_buffers = blend_buffers
+        self.reset_optimizer_state = reset_optimizer_state
+        self.train_dataset_cfg = train_dataset
+        self.val_dataset_cfg = val_dataset
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.history_file = history_file
+        self.progress = progress
+
+        self.history: List[dict] = []
+        self.init_state: Optional[Dict[str, StateDict]] = None
+        self._loaded: Optional[dict] = None
+
+    # ------------------------------------------------------------------
+    # schedule and state
+    # ------------------------------------------------------------------
+    def is_due(self, epoch: int) -> bool:
+        """Whether a diagnosis is due after the 0-based ``epoch``.
+
+        Args:
+            epoch (int): The epoch just trained, counted from 0.
+
+        Returns:
+            bool: True if D&R runs after this epoch.
+        """
+        return (len(self.history) < self.max_times and epoch >= self.begin
+                and (epoch - self.begin) % self.interval == 0
+                and all(r['epoch'] != epoch + 1 for r in self.history))
+
+    @staticmethod
+    def _model(runner):
+        return runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Save theta_init and the history with every checkpoint.
+
+        Args:
+            runner (Runner): The runner.
+            checkpoint (dict): The checkpoint being saved.
+        """
+        if self.init_state is None:
+            return
+        checkpoint['dr_hook'] = dict(
+            init_state=self.init_state, history=copy.deepcopy(self.history))
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Keep the loaded D&R state until it is known whether we resume.
+
+        Args:
+            runner (Runner): The runner.
+            checkpoint (dict): The loaded checkpoint.
+        """
+        self._loaded = dict(
+            state=checkpoint.get('dr_hook'),
+            epoch=checkpoint.get('meta', {}).get('epoch'))
+
+    def before_train(self, runner) -> None:
+        """Check the set-up, build the diagnosis data and take theta_init.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        model = self._model(runner)
+        self._check_model(model)
+        self._build_dataloaders(runner, model)
+
+        loaded = self._loaded or {}
+        resumed = runner.epoch > 0 and loaded.get('epoch') == runner.epoch
+        if resumed and loaded.get('state') is not None:
+            state = loaded['state']
+            self.init_state = {
+                m: {
+                    k: v.to('cpu')
+                    for k, v in sd.items()
+                }
+                for m, sd in state['init_state'].items()
+            }
+            self.history = list(state['history'])
+            runner.logger.info(
+                f'DRHook: resumed theta_init and {len(self.history)} '
+                'earlier diagnoses from the checkpoint.')
+        else:
+            if resumed:
+                runner.logger.warning(
+                    'DRHook: the resumed checkpoint holds no D&R state; '
+                    'theta_init is taken from the resumed weights.')
+            self.init_state = {
+                m: {
+                    k: v.detach().clone().cpu()
+                    for k, v in model.encoders[m].state_dict().items()
+                }
+                for m in self.modalities
+            }
+            self.history = []
+        # Every rank must blend toward the very same theta_init.
+        for state in self.init_state.values():
+            for tensor in state.values():
+                broadcast(tensor, 0)
+        self._loaded = None
+
+    def _check_model(self, model) -> None:
+        if not callable(getattr(model, 'extract_modality_features', None)) \
+                or not hasattr(model, 'encoders'):
+            raise TypeError(
+                f'DRHook needs a model with per-modality encoders and '
+                f'extract_modality_features() (e.g. MultiModalRecognizer); '
+                f'{type(model).__name__} has not.')
+        if self.modalities is None:
+            self.modalities = tuple(model.encoders)
+        unknown = [m for m in self.modalities if m not in model.encoders]
+        if unknown:
+            raise KeyError(f'DRHook: modalities {unknown} are not encoders '
+                           f'of the model, which has {list(model.encoders)}')
+        if self.num_clusters is None:
+            head = getattr(model, 'cls_head', None)
+            self.num_clusters = getattr(head, 'num_classes', None)
+            if self.num_clusters is None:
+                raise ValueError('DRHook: set num_clusters; the model head '
+                                 'has no num_classes')
+
+    # ------------------------------------------------------------------
+    # data
+    # ------------------------------------------------------------------
+    def _dataset_cfgs(self, runner) -> tuple:
+        cfg = runner.cfg
+        val_loader_cfg = cfg.get('val_dataloader') or {}
+        val_cfg = self.val_dataset_cfg or val_loader_cfg.get('dataset')
+        if val_cfg is None:
+            raise ValueError(
+                'DRHook diagnoses on the validation split: the config has '
+                'no val_dataloader, so set DRHook(val_dataset=...).')
+        train_cfg = self.train_dataset_cfg
+        if train_cfg is None:
+            train_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+            if 'pipeline' not in train_cfg or 'pipeline' not in val_cfg:
+                raise ValueError(
+                    'DRHook cannot derive an augmentation-free training '
+                    'data set from train_dataloader.dataset (no pipeline '
+                    'key, e.g. a wrapped data set); set '
+                    'DRHook(train_dataset=...).')
+            train_cfg['pipeline'] = copy.deepcopy(val_cfg['pipeline'])
+            train_cfg['test_mode'] = True
+        return train_cfg, val_cfg, val_loader_cfg
+
+    def _build_dataloaders(self, runner, model) -> None:
+        from mmengine.runner import Runner
+        train_cfg, val_cfg, val_loader_cfg = self._dataset_cfgs(runner)
+        val_set = DATASETS.build(copy.deepcopy(val_cfg))
+        train_set = DATASETS.build(copy.deepcopy(train_cfg))
+        if len(val_set) < self.num_clusters:
+            raise ValueError(
+                f'DRHook: the validation split has {len(val_set)} samples, '
+                f'fewer than the {self.num_clusters} classes (k-means '
+                'clusters); diagnosis needs at least one sample per cluster.')
+        cap = self.max_train_samples
+        if cap == 'val':
+            cap = len(val_set)
+        if cap is not None and cap < len(train_set):
+            rng = np.random.default_rng(self.seed)
+            indices = np.sort(rng.choice(len(train_set), cap, replace=False))
+            train_set = self._subset(train_set, indices.tolist())
+        if len(train_set) < self.num_clusters:
+            raise ValueError(
+                f'DRHook: {len(train_set)} training samples are fewer than '
+                f'the {self.num_clusters} classes')
+        batch_size = self.batch_size or val_loader_cfg.get('batch_size', 32)
+        num_workers = self.num_workers
+        if num_workers is None:
+            num_workers = val_loader_cfg.get('num_workers', 0)
+        self._loaders = {}
+        for side, dataset in (('train', train_set), ('val', val_set)):
+            self._loaders[side] = Runner.build_dataloader(
+                dict(
+                    batch_size=batch_size,
+                    num_workers=num_workers,
+                    sampler=dict(type='DefaultSampler', shuffle=False),
+                    dataset=dataset))
+
+    @staticmethod
+    def _subset(dataset: Dataset, indices: List[int]) -> Dataset:
+        if hasattr(dataset, 'get_subset'):
+            return dataset.get_subset(indices)
+        return Subset(dataset, indices)
+
+    def _extract(self, model, side: str) -> tuple:
+        """Features and labels of one side, in data set order, all ranks.
+
+        Returns:
+            tuple: ``{modality: (N, D) array}`` and the (N, ) labels.
+        """
+        loader = self._loaders[side]
+        bar = ProgressBar(len(loader)) if (self.progress
+                                           and is_main_process()) else None
+        part = []
+        for batch in loader:
+            feats = model.extract_modality_features(batch, self.modalities)
+            labels = [int(s.gt_labels.item) for s in batch['data_samples']]
+            feats = {m: f.float().cpu().numpy() for m, f in feats.items()}
+            for i, label in enumerate(labels):
+                part.append((label, {m: f[i] for m, f in feats.items()}))
+            if bar is not None:
+                bar.update()
+        if bar is not None:
+            print()
+        samples = gather_in_sampler_order(part, len(loader.dataset))
+        labels = np.array([label for label, _ in samples])
+        feats = {
+            m: np.stack([f[m] for _, f in samples])
+            for m in self.modalities
+        }
+        return feats, labels
+
+    # ------------------------------------------------------------------
+    # diagnosing and re-learning
+    # ------------------------------------------------------------------
+    def after_train_epoch(self, runner) -> None:
+        """Diagnose and re-learn if due after this epoch.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        if self.is_due(runner.epoch):
+            self.diagnose_and_relearn(runner)
+
+    def diagnose(self, features: dict, labels: dict) -> Dict[str, dict]:
+        """Purities, gap and strength of every modality (pure computation).
+
+        Args:
+            features (dict): ``{'train': {m: array}, 'val': {m: array}}``.
+            labels (dict): ``{'train': array, 'val': array}``.
+
+        Returns:
+            dict: Per modality ``train_purity``, ``val_purity``, ``gap`` and
+            ``strength``.
+        """
+        result = {}
+        for m in self.modalities:
+            purities = {}
+            for side in ('train', 'val'):
+                feats = features[side][m]
+                if not np.isfinite(feats).all():
+                    raise FloatingPointError(
+                        f'DRHook: {int((~np.isfinite(feats)).sum())} '
+                        f'non-finite values in the {side} features of '
+                        f'modality {m!r}; no weight was changed.')
+                purities[side] = clustering_purity(
+                    feats,
+                    labels[side],
+                    num_clusters=self.num_clusters,
+                    seed=self.seed,
+                    n_init=self.kmeans_n_init)
+            gap = purity_gap(purities['train'], purities['val'])
+            result[m] = dict(
+                train_purity=purities['train'],
+                val_purity=purities['val'],
+                gap=gap,
+                strength=relearn_strength(gap, self.lam))
+        return result
+
+    def diagnose_and_relearn(self, runner) -> dict:
+        """Run one diagnosis and re-learning step on every rank.
+
+        Args:
+            runner (Runner): The runner.
+
+        Returns:
+            dict: The history record of this step.
+        """
+        model = self._model(runner)
+        start = time.perf_counter()
+        features, labels = {}, {}
+        for side in ('train', 'val'):
+            features[side], labels[side] = self._extract(model, side)
+        extracted = time.perf_counter()
+
+        # The main process diagnoses; its result (or its error) is shared so
+        # that no rank waits forever or blends differently.
+        message = [None]
+        if is_main_process():
+            try:
+                message = [('ok', self.diagnose(features, labels))]
+            except Exception as err:  # noqa: B902 - re-raised on all ranks
+                message = [('error', f'{type(err).__name__}: {err}')]
+        broadcast_object_list(message, 0)
+        status, payload = message[0]
+        if status == 'error':
+            raise RuntimeError(payload)
+        diagnosed = time.perf_counter()
+
+        for m, stats in payload.items():
+            self._relearn(runner, model.encoders[m], self.init_state[m],
+                          stats['strength'])
+        digests = self._check_identical_weights(model)
+        end = time.perf_counter()
+
+        record = dict(
+            index=len(self.history) + 1,
+            epoch=runner.epoch + 1,
+            time_s=end - start,
+            extract_s=extracted - start,
+            cluster_s=diagnosed - extracted,
+            relearn_s=end - diagnosed,
+            num_train_samples=int(len(labels['train'])),
+            num_val_samples=int(len(labels['val'])),
+            world_size=get_world_size(),
+            modalities=payload,
+            weights_sha256=digests)
+        self.history.append(record)
+        self._report(runner, record)
+        return record
+
+    def _relearn(self, runner, encoder: torch.nn.Module, init: StateDict,
+                 strength: float) -> None:
+        current = dict(encoder.named_parameters())
+        if self.blend_buffers:
+            current.update(encoder.named_buffers())
+        blend_toward_init(current, {k: init[k] for k in current}, strength)
+        if self.reset_optimizer_state and strength > 0:
+            wrappers = getattr(runner.optim_wrapper, 'values', None)
+            wrappers = wrappers() if wrappers else [runner.optim_wrapper]
+            for wrapper in wrappers:
+                for param in encoder.parameters():
+                    wrapper.optimizer.state.pop(param, None)
+
+    def _check_identical_weights(self, model) -> Dict[str, str]:
+        digests = {}
+        for m in self.modalities:
+            sha = hashlib.sha256()
+            # Parameters only: DDP keeps BatchNorm statistics per rank.
+            for name, tensor in model.encoders[m].named_parameters():
+                sha.update(name.encode())
+                sha.update(
+                    tensor.detach().cpu().contiguous().numpy().tobytes())
+            digests[m] = sha.hexdigest()
+        if get_world_size() > 1:
+            gathered = all_gather_object(digests)
+            if any(d != gathered[0] for d in gathered):
+                raise RuntimeError('DRHook: encoder weights differ between '
+                                   f'ranks after re-learning: {gathered}')
+        return digests
+
+    def _report(self, runner, record: dict) -> None:
+        lines = [
+            f'D&R diagnosis {record["index"]}/{self.max_times} after epoch '
+            f'{record["epoch"]} ({record["num_train_samples"]} train / '
+            f'{record["num_val_samples"]} val samples, '
+            f'{record["time_s"]:.2f} s):'
+        ]
+        scalars = {}
+        for m, stats in record['modalities'].items():
+            lines.append(
+                f'  {m}: train purity {stats["train_purity"]:.4f}, val '
+                f'purity {stats["val_purity"]:.4f}, gap {stats["gap"]:.4f}, '
+                f'strength {stats["strength"]:.4f}')
+            for key, value in stats.items():
+                scalars[f'dr/{m}/{key}'] = value
+        scalars['dr/time_s'] = record['time_s']
+        runner.logger.info('\n'.join(lines))
+        runner.visualizer.add_scalars(scalars, step=record['epoch'])
+        if is_main_process():
+            path = osp.join(runner.work_dir, self.history_file)
+            with open(path, 'w') as f:
+                json.dump(self.history, f, indent=2)
+                f.write('\n')

@@ -1,0 +1,2 @@
+# mmaction2's metrics (AccMetric, ...) are used by mmdr's configs.
+import mmaction.evaluation  # noqa: F401

@@ -1,0 +1,3 @@
+from .small_cnn import SmallCNN
+
+__all__ = ['SmallCNN']

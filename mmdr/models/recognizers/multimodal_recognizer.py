@@ -1,0 +1,217 @@
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmengine.structures import BaseDataElement
+
+from mmdr.registry import MODELS
+
+ForwardResults = Union[Dict[str, torch.Tensor], List[BaseDataElement],
+                       torch.Tensor]
+
+
+@MODELS.register_module()
+class MultiModalRecognizer(BaseModel):
+    """A classifier with one encoder per modality, a fusion and a head.
+
+    ``inputs`` is a dict from modality name to batch; every encoder turns its
+    modality into one pooled feature vector per sample, the fusion module
+    merges them and the head classifies. Any number of modalities can be
+    named, and each encoder wraps any registered backbone, so backbones,
+    fusion and data are swapped in the config alone.
+
+    :meth:`extract_modality_features` is the public way to read the pooled
+    per-modality features (what D&R diagnoses); nothing outside this class
+    needs to know its attributes.
+
+    Args:
+        encoders (dict[str, dict]): Modality name to encoder config (see
+            :mod:`mmdr.models.encoders`); the order is the modality order.
+        fusion (dict): Fusion config; ``in_dims`` is filled in from the
+            encoders' ``feat_dim``.
+        cls_head (dict): Head config; ``in_channels`` is filled in from the
+            fusion's ``out_dim``.
+        data_preprocessor (dict, optional): Defaults to mmaction2's
+            ``MultiModalDataPreprocessor`` that stacks every modality
+            without normalising it.
+        init_cfg (dict or list[dict], optional): Initialisation config.
+    """
+
+    def __init__(self,
+                 encoders: Dict[str, dict],
+                 fusion: dict,
+                 cls_head: dict,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[Union[dict, list]] = None) -> None:
+        if not encoders:
+            raise ValueError('MultiModalRecognizer needs at least one encoder')
+        if data_preprocessor is None:
+            data_preprocessor = dict(
+                type='MultiModalDataPreprocessor',
+                preprocessors={
+                    m: dict(type='ActionDataPreprocessor')
+                    for m in encoders
+                })
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.encoders = nn.ModuleDict({
+            m: MODELS.build(cfg)
+            for m, cfg in encoders.items()
+        })
+
+        fusion = dict(fusion)
+        fusion.setdefault('in_dims', {
+            m: e.feat_dim
+            for m, e in self.encoders.items()
+        })
+        self.fusion = MODELS.build(fusion)
+
+        cls_head = dict(cls_head)
+        in_channels = cls_head.setdefault('in_channels', self.fusion.out_dim)
+        if in_channels != self.fusion.out_dim:
+            raise ValueError(
+                f'cls_head.in_channels={in_channels} does not match the '
+                f'{type(self.fusion).__name__} output width '
+                f'{self.fusion.out_dim}; leave in_channels out of the head '
+                'config to have it filled in.')
+        self.cls_head = MODELS.build(cls_head)
+
+    @property
+    def modalities(self) -> tuple:
+        """tuple[str]: The modality names, in config order."""
+        return tuple(self.encoders)
+
+    def check_modalities(self, available: Sequence[str], source: str) -> None:
+        """Raise if the data lacks a modality that an encoder needs.
+
+        Args:
+            available (Sequence[str]): The modalities the data provides.
+            source (str): Where they come from, for the message.
+        """
+        missing = [m for m in self.modalities if m not in available]
+        if missing:
+            raise KeyError(
+                f'model.encoders needs the modalities {missing}, but '
+                f'{source} provides only {list(available)}. Name the '
+                'encoders after the data set\'s modalities (or change the '
+                'data set\'s modalities).')
+
+    def extract_feat(
+            self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """Run every encoder on its modality.
+
+        Args:
+            inputs (dict[str, torch.Tensor]): Modality name to batch.
+
+        Returns:
+            dict[str, torch.Tensor]: Modality name to (N, D_m) features.
+        """
+        if not isinstance(inputs, dict):
+            raise TypeError('MultiModalRecognizer takes a dict of modality '
+                            f'batches, got {type(inputs).__name__}')
+        self.check_modalities(list(inputs), 'the batch')
+        return {m: encoder(inputs[m]) for m, encoder in self.encoders.items()}
+
+    @torch.no_grad()
+    def extract_modality_features(self,
+                                  data: dict,
+                                  modalities: Optional[Sequence[str]] = None
+                                  ) -> Dict[str, torch.Tensor]:
+        """Pooled per-modality features of a dataloader batch, for analysis.
+
+        The model is put in eval mode for the call (BatchNorm uses running
+        statistics, dropout is off) and restored afterwards; no gradient is
+        recorded, and fusion and head are not run.
+
+        Args:
+            data (dict): A batch as the dataloader yields it (``inputs`` and
+                ``data_samples``); it goes through the data preprocessor
+                with ``training=False``.
+            modalities (Sequence[str], optional): Which encoders to run.
+                Defaults to all.
+
+        Returns:
+            dict[str, torch.Tensor]: Modality name to (N, D_m) features.
+        """
+        modalities = self.modalities if modalities is None else modalities
+        unknown = [m for m in modalities if m not in self.encoders]
+        if unknown:
+            raise KeyError(f'the model has no encoder for {unknown}; its '
+                           f'modalities are {list(self.modalities)}')
+        was_training = self.training
+        self.eval()
+        try:
+            data = self.data_preprocessor(data, training=False)
+            inputs = data['inputs']
+            missing = [m for m in modalities if m not in inputs]
+            if missing:
+                raise KeyError(f'the batch lacks the modalities {missing}; '
+                               f'it holds {list(inputs)}')
+            return {m: self.encoders[m](inputs[m]) for m in modalities}
+        finally:
+            self.train(was_training)
+
+    def forward(self,
+                inputs: Dict[str, torch.Tensor],
+                data_samples: Optional[List[BaseDataElement]] = None,
+                mode: str = 'tensor') -> ForwardResults:
+        """The unified entry of mmengine models.
+
+        Args:
+            inputs (dict[str, torch.Tensor]): Modality name to batch.
+            data_samples (list[ActionDataSample], optional): Annotations.
+            mode (str): ``'loss'``, ``'predict'`` or ``'tensor'``.
+
+        Returns:
+            dict or list or torch.Tensor: Losses, predictions or class
+            scores, by ``mode``.
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self._forward(inputs)
+        raise RuntimeError(f'Invalid mode "{mode}"; only "loss", "predict" '
+                           'and "tensor" are supported.')
+
+    def loss(self, inputs: Dict[str, torch.Tensor],
+             data_samples: List[BaseDataElement]) -> Dict[str, torch.Tensor]:
+        """Compute the classification losses.
+
+        Args:
+            inputs (dict[str, torch.Tensor]): Modality name to batch.
+            data_samples (list[ActionDataSample]): Annotations.
+
+        Returns:
+            dict[str, torch.Tensor]: Loss components.
+        """
+        fused = self.fusion(self.extract_feat(inputs))
+        return self.cls_head.loss(fused, data_samples)
+
+    def predict(self, inputs: Dict[str, torch.Tensor],
+                data_samples: List[BaseDataElement]) -> List[BaseDataElement]:
+        """Predict class scores and labels.
+
+        Args:
+            inputs (dict[str, torch.Tensor]): Modality name to batch.
+            data_samples (list[ActionDataSample]): Annotations.
+
+        Returns:
+            list[ActionDataSample]: The samples with ``pred_scores`` and
+            ``pred_labels`` set.
+        """
+        fused = self.fusion(self.extract_feat(inputs))
+        return self.cls_head.predict(fused, data_samples)
+
+    def _forward(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """Class scores without post-processing.
+
+        Args:
+            inputs (dict[str, torch.Tensor]): Modality name to batch.
+
+        Returns:
+            torch.Tensor: Shape (N, num_classes).
+        """
+        return self.cls_head(self.fusion(self.extract_feat(inputs)))

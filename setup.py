@@ -1,0 +1,60 @@
+"""Install mmdr.
+
+torch is pinned to the release verified with mmengine 0.10.7 and mmaction2
+1.1.0; install your torch build first (the CPU or CUDA one), as OpenMMLab's
+installation guides say. mmcv: full ``mmcv`` is used where it is already
+installed (e.g. with compiled ops from ``mim``); otherwise the pure-Python
+``mmcv-lite`` is installed. Both provide the ``mmcv`` module, so never both.
+"""
+from importlib import metadata
+
+from setuptools import find_packages, setup
+
+
+def mmcv_requirement() -> str:
+    """Require the mmcv distribution that is installed, else mmcv-lite."""
+    try:
+        metadata.version('mmcv')
+    except metadata.PackageNotFoundError:
+        return 'mmcv-lite>=2.0.1,<2.1.0'
+    # mmaction2 1.1.0 asserts 2.0.0rc4 <= mmcv < 2.1.0.
+    return 'mmcv>=2.0.0rc4,<2.1.0'
+
+
+def readme() -> str:
+    with open('README.md', encoding='utf-8') as f:
+        return f.read()
+
+
+def version() -> str:
+    scope: dict = {}
+    with open('mmdr/version.py') as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+setup(
+    name='mmdr',
+    version=version(),
+    description='Diagnosing & Re-learning for balanced multimodal learning, '
+    'as an OpenMMLab 2.x plugin',
+    long_description=readme(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(exclude=('configs', 'tools', 'tests', 'data')),
+    python_requires='>=3.9',
+    install_requires=[
+        'torch>=2.13,<2.14',
+        'mmengine>=0.10.7,<0.11',
+        # 1.2.0's wheel lacks mmaction/models/localizers/drn/__init__.py.
+        'mmaction2==1.1.0',
+        mmcv_requirement(),
+        'numpy>=2.0,<3',
+        'scikit-learn>=1.9,<2',
+        'tensorboard>=2.21,<3',
+        # AV-Digits: WAV reading, and eSpeak NG for generating the set.
+        'soundfile>=0.14,<0.15',
+        'espeakng-loader==0.2.4',
+    ],
+    extras_require=dict(tests=['pytest>=8,<10']),
+    license='Apache License 2.0',
+    zip_safe=False)

@@ -1,0 +1,49 @@
+"""Every config in configs/ parses and builds its model and data set types."""
+import glob
+import os.path as osp
+
+import pytest
+from conftest import REPO
+from mmengine.config import Config
+
+from mmdr.registry import DATASETS, MODELS
+from mmdr.utils import register_all_modules
+
+register_all_modules()
+
+CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
+
+
+def test_configs_exist():
+    assert osp.join(REPO, 'configs', 'jt_mfeat.py') in CONFIGS
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_builds(path):
+    cfg = Config.fromfile(path)
+    assert cfg.default_scope == 'mmdr'
+    model = MODELS.build(cfg.model)
+    assert set(model.modalities) >= {*model.encoders}
+    for split in ('train', 'val', 'test'):
+        dataset_cfg = cfg[f'{split}_dataloader']['dataset']
+        assert DATASETS.get(dataset_cfg['type']) is not None
+    # Model selection happens on validation, never on the test split.
+    assert cfg.default_hooks.checkpoint.save_best == 'acc/top1'
+    assert (cfg.val_dataloader.dataset.ann_file
+            != cfg.test_dataloader.dataset.ann_file)
+
+
+@pytest.mark.parametrize(
+    'path', [p for p in CONFIGS if osp.basename(p).startswith('jt_')],
+    ids=osp.basename)
+def test_every_joint_training_config_has_a_dr_twin(path):
+    twin = osp.join(osp.dirname(path), 'dr_' + osp.basename(path)[3:])
+    assert osp.isfile(twin), f'{twin} is missing'
+    joint, dr = Config.fromfile(path), Config.fromfile(twin)
+    (hook, ) = [h for h in dr.custom_hooks if h.type == 'DRHook']
+    assert not [h for h in joint.get('custom_hooks', []) if h.type == 'DRHook']
+    # The twin differs by the hook only.
+    joint_dict, dr_dict = joint.to_dict(), dr.to_dict()
+    dr_dict.pop('custom_hooks')
+    joint_dict.pop('custom_hooks', None)
+    assert joint_dict == dr_dict

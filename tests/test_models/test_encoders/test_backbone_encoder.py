@@ -1,0 +1,391 @@
+"""Encoders that wrap real mmaction2 backbones, built through mmdr's registry.
+
+Inputs are tiny (32x32, a few frames) so that ResNet-18s run in milliseconds
+on a CPU.
+"""
+import pickletools
+import zipfile
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+
+from mmdr.registry import MODELS
+from mmdr.utils import register_all_modules
+
+register_all_modules()
+
+RESNET18 = dict(type='ResNet', depth=18, pretrained=None)
+AUDIO_RESNET18 = dict(type='ResNet', depth=18, in_channels=1, pretrained=None)
+# A thin SlowOnly-R18 (16 base channels, 128 output channels) keeps the 3D
+# convolutions cheap; the wrapping logic does not depend on the width.
+SLOWONLY = dict(
+    type='ResNet3dSlowOnly',
+    depth=18,
+    base_channels=16,
+    pretrained2d=False,
+    pretrained=None)
+SLOWONLY_DIM = 128
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _one_thread():
+    """Tiny inputs gain nothing from intra-op threads, and on a busy machine
+    the threads' spin-waits make every forward pass many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _build(encoder_type, backbone, feat_dim, **kwargs):
+    torch.manual_seed(0)
+    encoder = MODELS.build(
+        dict(
+            type=encoder_type, backbone=backbone, feat_dim=feat_dim, **kwargs))
+    encoder.init_weights()
+    return encoder.eval()
+
+
+@pytest.fixture(scope='module')
+def frame_encoder():
+    return _build('FrameEncoder', RESNET18, 512)
+
+
+@pytest.fixture(scope='module')
+def audio_encoder():
+    return _build('SpectrogramEncoder', AUDIO_RESNET18, 512)
+
+
+# --------------------------------------------------------------- FrameEncoder
+def test_frame_encoder_is_built_from_mmdr_registry(frame_encoder):
+    from mmaction.models.backbones import ResNet
+
+    from mmdr.models.encoders import FrameEncoder
+    assert type(frame_encoder) is FrameEncoder
+    assert type(frame_encoder.backbone) is ResNet
+    assert frame_encoder.feat_dim == 512
+
+
+def test_frame_encoder_5d_equals_mean_over_frames(frame_encoder):
+    torch.manual_seed(1)
+    x = torch.randn(2, 3, 3, 32, 32)
+    with torch.no_grad():
+        out = frame_encoder(x)
+        per_frame = torch.stack(
+            [frame_encoder(x[:, t]) for t in range(x.shape[1])], dim=1)
+    assert out.shape == (2, 512)
+    torch.testing.assert_close(
+        out, per_frame.mean(dim=1), rtol=1e-4, atol=1e-5)
+    # Pooled over space: equal to the backbone's map averaged by hand.
+    with torch.no_grad():
+        fmap = frame_encoder.backbone(x[:, 0])
+    assert fmap.shape == (2, 512, 1, 1)
+    torch.testing.assert_close(per_frame[:, 0], fmap.mean(dim=(2, 3)))
+    # Samples do not leak into each other.
+    with torch.no_grad():
+        alone = frame_encoder(x[:1])
+    torch.testing.assert_close(alone, out[:1], rtol=1e-4, atol=1e-5)
+
+
+def test_frame_encoder_4d_input(frame_encoder):
+    torch.manual_seed(2)
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        out = frame_encoder(x)
+        as_one_frame = frame_encoder(x.unsqueeze(1))
+        fmap = frame_encoder.backbone(x)
+    assert out.shape == (3, 512)
+    torch.testing.assert_close(out, as_one_frame)
+    torch.testing.assert_close(out, fmap.flatten(2).mean(dim=2))
+
+
+def test_frame_encoder_with_resnet_tsm():
+    from mmaction.models.backbones import ResNetTSM
+    encoder = _build(
+        'FrameEncoder',
+        dict(
+            type='ResNetTSM',
+            depth=18,
+            num_segments=4,
+            pretrained2d=False,
+            pretrained=None), 512)
+    assert type(encoder.backbone) is ResNetTSM
+    torch.manual_seed(3)
+    x = torch.randn(2, 4, 3, 32, 32)
+    with torch.no_grad():
+        out = encoder(x)
+    assert out.shape == (2, 512)
+    assert torch.isfinite(out).all()
+    # Frames are folded sample by sample, so the temporal shift mixes frames
+    # of one sample only: changing sample 1 leaves sample 0 unchanged ...
+    x2 = x.clone()
+    x2[1] = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        out2 = encoder(x2)
+    torch.testing.assert_close(out2[0], out[0])
+    assert not torch.allclose(out2[1], out[1])
+    # ... and the shift does mix the frames of a sample: reversing their
+    # order changes the features (a per-frame mean would not change).
+    with torch.no_grad():
+        reversed_out = encoder(x.flip(1))
+    assert not torch.allclose(reversed_out, out, atol=1e-4)
+
+
+# --------------------------------------------------------------- VideoEncoder
+@pytest.fixture(scope='module')
+def video_encoder():
+    return _build('VideoEncoder', SLOWONLY, SLOWONLY_DIM)
+
+
+def test_video_encoder_single_clip(video_encoder):
+    from mmaction.models.backbones import ResNet3dSlowOnly
+    assert type(video_encoder.backbone) is ResNet3dSlowOnly
+    torch.manual_seed(4)
+    x = torch.randn(2, 3, 4, 32, 32)
+    with torch.no_grad():
+        out = video_encoder(x)
+        fmap = video_encoder.backbone(x)
+    assert fmap.ndim == 5 and fmap.shape[:2] == (2, SLOWONLY_DIM)
+    assert out.shape == (2, SLOWONLY_DIM)
+    torch.testing.assert_close(out, fmap.flatten(2).mean(dim=2))
+
+
+def test_video_encoder_averages_clips(video_encoder):
+    torch.manual_seed(5)
+    x = torch.randn(2, 2, 3, 4, 32, 32)
+    with torch.no_grad():
+        out = video_encoder(x)
+        clip0 = video_encoder(x[:, 0])
+        clip1 = video_encoder(x[:, 1])
+    assert out.shape == (2, SLOWONLY_DIM)
+    torch.testing.assert_close(out, (clip0 + clip1) / 2, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(clip0, clip1)
+
+
+def test_video_encoder_rejects_frames_layout(video_encoder):
+    with pytest.raises(
+            ValueError, match=r'5 or 6 dimensions.*\(2, 3, 32, 32\)'):
+        video_encoder(torch.randn(2, 3, 32, 32))
+
+
+# ---------------------------------------------------------- SpectrogramEncoder
+def test_spectrogram_encoder_layouts(audio_encoder):
+    torch.manual_seed(6)
+    spec = torch.randn(2, 32, 24)  # (N, F, T)
+    with torch.no_grad():
+        out_3d = audio_encoder(spec)
+        out_4d = audio_encoder(spec.unsqueeze(1))
+        fmap = audio_encoder.backbone(spec.unsqueeze(1))
+    assert out_3d.shape == (2, 512)
+    torch.testing.assert_close(out_3d, out_4d)
+    torch.testing.assert_close(out_3d, fmap.flatten(2).mean(dim=2))
+
+    clips = torch.randn(2, 3, 1, 32, 24)  # (N, M, 1, F, T)
+    with torch.no_grad():
+        out_5d = audio_encoder(clips)
+        per_clip = torch.stack([audio_encoder(clips[:, m]) for m in range(3)],
+                               dim=1)
+    assert out_5d.shape == (2, 512)
+    torch.testing.assert_close(
+        out_5d, per_clip.mean(dim=1), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('shape', [(2, 32), (2, 2, 3, 1, 32, 24)])
+def test_spectrogram_encoder_wrong_ndim(audio_encoder, shape):
+    with pytest.raises(ValueError, match='SpectrogramEncoder takes a batch'):
+        audio_encoder(torch.randn(*shape))
+
+
+# ------------------------------------------------------------------ errors
+def test_wrong_feat_dim_names_the_right_width():
+    encoder = _build('FrameEncoder', RESNET18, 256)
+    with pytest.raises(ValueError) as err:
+        with torch.no_grad():
+            encoder(torch.randn(1, 2, 3, 32, 32))
+    msg = str(err.value)
+    assert 'feat_dim=256' in msg
+    assert 'set feat_dim=512' in msg
+    assert '(1, 512)' in msg
+
+
+@pytest.mark.parametrize('shape', [(2, 32, 32), (1, 2, 2, 3, 32, 32)])
+def test_frame_encoder_wrong_ndim(frame_encoder, shape):
+    with pytest.raises(ValueError) as err:
+        frame_encoder(torch.randn(*shape))
+    msg = str(err.value)
+    assert 'FrameEncoder takes a batch of 4 or 5 dimensions' in msg
+    assert str(tuple(shape)) in msg
+
+
+@pytest.mark.parametrize('feat_dim', [0, -3, 512.0, None])
+def test_invalid_feat_dim_value(feat_dim):
+    with pytest.raises(ValueError, match='feat_dim must be a positive int'):
+        MODELS.build(
+            dict(type='FrameEncoder', backbone=RESNET18, feat_dim=feat_dim))
+
+
+# ------------------------------------------------------- pretrained loading
+def _randomise(module, seed):
+    """Give every parameter and float buffer random, distinct values."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in module.state_dict().items():
+            if tensor.is_floating_point():
+                values = torch.rand(tensor.shape, generator=gen) + 0.5
+                tensor.copy_(values)
+            else:
+                tensor.fill_(seed + 7)
+    return module
+
+
+def _write_mmaction_checkpoint(path, backbone_cfg, seed=123):
+    """An mmaction2-style recogniser checkpoint saved with torch.save."""
+    torch.manual_seed(seed)
+    source = _randomise(MODELS.build(backbone_cfg), seed)
+    state_dict = OrderedDict(
+        ('backbone.' + k, v.clone()) for k, v in source.state_dict().items())
+    state_dict['cls_head.fc_cls.weight'] = torch.randn(7, 4)
+    state_dict['cls_head.fc_cls.bias'] = torch.randn(7)
+    torch.save(
+        {
+            'meta': {
+                'epoch': 3,
+                'seed': np.int64(0),
+                'mmengine_version': '0.10.7',
+                'hist': np.array([1.0, 2.0])
+            },
+            'state_dict': state_dict
+        }, str(path))
+    return state_dict
+
+
+def _backbone_items(state_dict):
+    return {
+        k[len('backbone.'):]: v
+        for k, v in state_dict.items() if k.startswith('backbone.')
+    }
+
+
+def _pickled_globals(path):
+    """The ``module.name`` globals that a torch.save zip file references."""
+    with zipfile.ZipFile(str(path)) as archive:
+        pkl = next(n for n in archive.namelist() if n.endswith('/data.pkl'))
+        data = archive.read(pkl)
+    names = set()
+    for opcode, arg, _ in pickletools.genops(data):
+        if opcode.name == 'GLOBAL':
+            names.add(arg.replace(' ', '.'))
+    return names
+
+
+def test_checkpoint_needs_no_weights_only_false(tmp_path):
+    path = tmp_path / 'ckpt.pth'
+    saved = _write_mmaction_checkpoint(path, RESNET18)
+    # The file really references numpy globals, which torch's default
+    # allow-list lacks (so mmdr's registration is what makes it load) ...
+    referenced = _pickled_globals(path)
+    assert any(name.startswith('numpy') for name in referenced), referenced
+    # ... and importing mmdr made them safe: the default (weights_only=True)
+    # and an explicit weights_only=True both load it.
+    for kwargs in (dict(), dict(weights_only=True)):
+        ckpt = torch.load(str(path), map_location='cpu', **kwargs)
+        assert ckpt['meta']['epoch'] == 3
+        assert ckpt['meta']['seed'] == 0
+        assert isinstance(ckpt['meta']['seed'], np.int64)
+        np.testing.assert_array_equal(ckpt['meta']['hist'], [1.0, 2.0])
+        assert list(ckpt['state_dict']) == list(saved)
+
+
+@pytest.mark.parametrize(
+    'encoder_type,backbone,feat_dim,shape',
+    [('FrameEncoder', RESNET18, 512, (1, 2, 3, 32, 32)),
+     ('VideoEncoder', SLOWONLY, SLOWONLY_DIM, (1, 3, 4, 32, 32))],
+    ids=['resnet2d', 'slowonly3d'])
+def test_pretrained_init_cfg_loads_backbone(tmp_path, encoder_type, backbone,
+                                            feat_dim, shape):
+    path = tmp_path / 'recognizer.pth'
+    expected = _backbone_items(_write_mmaction_checkpoint(path, backbone))
+    init_cfg = dict(
+        type='Pretrained', checkpoint=str(path), prefix='backbone.')
+
+    torch.manual_seed(0)
+    encoder = MODELS.build(
+        dict(
+            type=encoder_type,
+            backbone=backbone,
+            feat_dim=feat_dim,
+            init_cfg=init_cfg))
+    own = encoder.backbone.state_dict()
+    assert set(own) == set(expected)
+    # The fresh backbone differs from the checkpoint before loading.
+    assert not all(torch.equal(own[k], expected[k]) for k in expected)
+
+    encoder.init_weights()
+    loaded = encoder.backbone.state_dict()
+    for key, value in expected.items():
+        assert torch.equal(loaded[key], value), key
+    # The encoder's init_cfg is left as configured (possibly as a list).
+    cfgs = encoder.init_cfg
+    assert (cfgs if isinstance(cfgs, list) else [cfgs]) == [init_cfg]
+    # The head weights of the checkpoint went nowhere.
+    assert not any('fc_cls' in k for k in encoder.state_dict())
+    with torch.no_grad():
+        assert encoder.eval()(torch.randn(*shape)).shape == (1, feat_dim)
+
+
+def test_pretrained_without_prefix_loads_backbone_state_dict(tmp_path):
+    """A checkpoint that is a bare backbone state dict needs no prefix."""
+    path = tmp_path / 'backbone.pth'
+    source = _randomise(MODELS.build(AUDIO_RESNET18), 5)
+    torch.save({'state_dict': source.state_dict()}, str(path))
+    encoder = MODELS.build(
+        dict(
+            type='SpectrogramEncoder',
+            backbone=AUDIO_RESNET18,
+            feat_dim=512,
+            init_cfg=dict(type='Pretrained', checkpoint=str(path))))
+    encoder.init_weights()
+    for key, value in source.state_dict().items():
+        assert torch.equal(encoder.backbone.state_dict()[key], value), key
+
+
+def test_pretrained_wrong_prefix_is_an_error(tmp_path):
+    path = tmp_path / 'recognizer.pth'
+    _write_mmaction_checkpoint(path, RESNET18)
+    encoder = MODELS.build(
+        dict(
+            type='FrameEncoder',
+            backbone=RESNET18,
+            feat_dim=512,
+            init_cfg=dict(
+                type='Pretrained', checkpoint=str(path), prefix='model.')))
+    # mmengine reports the missing prefix (an assertion), or mmdr's own check
+    # does if assertions are disabled; both name the prefix.
+    with pytest.raises((AssertionError, ValueError), match=r'model\.'):
+        encoder.init_weights()
+
+
+def test_pretrained_without_matching_key_is_an_error(tmp_path):
+    path = tmp_path / 'other.pth'
+    torch.save(
+        {
+            'state_dict':
+            OrderedDict([('backbone.encoder.proj.weight', torch.zeros(2, 2)),
+                         ('backbone.encoder.proj.bias', torch.zeros(2))])
+        }, str(path))
+    encoder = MODELS.build(
+        dict(
+            type='FrameEncoder',
+            backbone=RESNET18,
+            feat_dim=512,
+            init_cfg=dict(
+                type='Pretrained', checkpoint=str(path), prefix='backbone.')))
+    with pytest.raises(ValueError) as err:
+        encoder.init_weights()
+    msg = str(err.value)
+    assert 'holds no weight of ResNet' in msg
+    assert 'encoder.proj.bias' in msg
+    assert 'conv1.bn.bias' in msg
+    assert 'init_cfg.prefix' in msg

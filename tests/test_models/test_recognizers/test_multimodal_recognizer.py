@@ -1,0 +1,299 @@
+"""MultiModalRecognizer with real mmaction2 backbones and data preprocessor.
+
+Three modalities: a feature vector ('tab', MLP), frames ('visual', 2D
+ResNet-18 per frame) and a spectrogram ('audio', 1-channel ResNet-18).
+"""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmaction.structures import ActionDataSample
+
+from mmdr.models.recognizers import MultiModalRecognizer
+from mmdr.registry import MODELS
+from mmdr.utils import register_all_modules
+
+register_all_modules()
+
+N = 3
+NUM_CLASSES = 5
+TAB_IN = 10
+MODEL_CFG = dict(
+    type='MultiModalRecognizer',
+    encoders=dict(
+        tab=dict(
+            type='MLPEncoder', in_channels=TAB_IN, hidden_channels=(16, )),
+        visual=dict(
+            type='FrameEncoder',
+            backbone=dict(type='ResNet', depth=18, pretrained=None),
+            feat_dim=512),
+        audio=dict(
+            type='SpectrogramEncoder',
+            backbone=dict(
+                type='ResNet', depth=18, in_channels=1, pretrained=None),
+            feat_dim=512)),
+    fusion=dict(type='ConcatFusion'),
+    cls_head=dict(type='LinearClsHead', num_classes=NUM_CLASSES))
+FEAT_DIMS = dict(tab=16, visual=512, audio=512)
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _one_thread():
+    """Tiny inputs gain nothing from intra-op threads, and on a busy machine
+    the threads' spin-waits make every forward pass many times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _build(**overrides):
+    cfg = copy.deepcopy(MODEL_CFG)
+    cfg.update(copy.deepcopy(overrides))
+    torch.manual_seed(0)
+    return MODELS.build(cfg)
+
+
+def _batch(seed=0, drop=()):
+    """A batch as the dataloader yields it: lists of per-sample tensors."""
+    gen = torch.Generator().manual_seed(seed)
+    inputs = dict(
+        tab=[torch.randn(TAB_IN, generator=gen) for _ in range(N)],
+        visual=[torch.randn(2, 3, 32, 32, generator=gen) for _ in range(N)],
+        audio=[torch.randn(1, 32, 24, generator=gen) for _ in range(N)])
+    for m in drop:
+        del inputs[m]
+    labels = [0, 3, 4]
+    return dict(
+        inputs=inputs,
+        data_samples=[ActionDataSample().set_gt_labels(y) for y in labels])
+
+
+@pytest.fixture(scope='module')
+def model():
+    model = _build()
+    model.init_weights()
+    return model
+
+
+def test_dims_filled_in_automatically(model):
+    assert isinstance(model, MultiModalRecognizer)
+    assert model.modalities == ('tab', 'visual', 'audio')
+    assert {m: e.feat_dim for m, e in model.encoders.items()} == FEAT_DIMS
+    assert model.fusion.in_dims == FEAT_DIMS
+    assert model.fusion.modalities == ('tab', 'visual', 'audio')
+    assert model.fusion.out_dim == 16 + 512 + 512
+    assert model.cls_head.in_channels == 1040
+    assert model.cls_head.fc_cls.weight.shape == (NUM_CLASSES, 1040)
+
+
+def test_data_preprocessor_stacks_every_modality(model):
+    data = model.data_preprocessor(_batch(), training=True)
+    inputs = data['inputs']
+    assert set(inputs) == {'tab', 'visual', 'audio'}
+    assert inputs['tab'].shape == (N, TAB_IN)
+    assert inputs['visual'].shape == (N, 2, 3, 32, 32)
+    assert inputs['audio'].shape == (N, 1, 32, 24)
+    assert all(v.dtype == torch.float32 for v in inputs.values())
+    # No normalisation by default.
+    raw = _batch()['inputs']
+    assert torch.equal(inputs['visual'][1], raw['visual'][1])
+
+
+def test_loss_mode_and_gradients_reach_every_encoder(model):
+    model.train()
+    model.zero_grad()
+    data = model.data_preprocessor(_batch(), training=True)
+    losses = model(**data, mode='loss')
+    assert isinstance(losses, dict)
+    assert 'loss_cls' in losses
+    loss = losses['loss_cls']
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    assert loss.item() > 0
+    loss.backward()
+    for m, encoder in model.encoders.items():
+        grads = [p.grad for p in encoder.parameters() if p.requires_grad]
+        assert grads and all(g is not None for g in grads), m
+        assert sum(g.abs().sum() for g in grads) > 0, m
+    assert model.cls_head.fc_cls.weight.grad.abs().sum() > 0
+    model.zero_grad()
+
+
+def test_loss_equals_cross_entropy_of_tensor_mode(model):
+    model.eval()
+    data = model.data_preprocessor(_batch(seed=1), training=False)
+    with torch.no_grad():
+        logits = model(**data, mode='tensor')
+        losses = model(**data, mode='loss')
+    labels = torch.tensor([0, 3, 4])
+    torch.testing.assert_close(losses['loss_cls'],
+                               F.cross_entropy(logits, labels))
+
+
+def test_predict_and_tensor_modes(model):
+    model.eval()
+    data = model.data_preprocessor(_batch(seed=2), training=False)
+    with torch.no_grad():
+        logits = model(**data, mode='tensor')
+        preds = model(**copy.deepcopy(data), mode='predict')
+    assert logits.shape == (N, NUM_CLASSES)
+    assert len(preds) == N
+    probs = F.softmax(logits, dim=1)
+    for i, sample in enumerate(preds):
+        scores = sample.pred_scores.item
+        assert scores.shape == (NUM_CLASSES, )
+        torch.testing.assert_close(scores.sum(), torch.tensor(1.))
+        torch.testing.assert_close(scores, probs[i], rtol=1e-4, atol=1e-6)
+        assert sample.pred_labels.item.item() == probs[i].argmax().item()
+    # test_step (data preprocessor + predict) gives the same predictions.
+    stepped = model.test_step(_batch(seed=2))
+    for a, b in zip(stepped, preds):
+        torch.testing.assert_close(a.pred_scores.item, b.pred_scores.item)
+
+
+def test_invalid_mode_and_input_type(model):
+    data = model.data_preprocessor(_batch(), training=False)
+    with pytest.raises(RuntimeError, match='Invalid mode "features"'):
+        model(**data, mode='features')
+    with pytest.raises(TypeError, match='dict of modality batches'):
+        model(data['inputs']['tab'], mode='tensor')
+
+
+def _encoder_outputs_eval(model, data):
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        inputs = model.data_preprocessor(data, training=False)['inputs']
+        out = {m: e(inputs[m]) for m, e in model.encoders.items()}
+    model.train(was_training)
+    return out
+
+
+@pytest.mark.parametrize('training', [True, False], ids=['train', 'eval'])
+def test_extract_modality_features(model, training):
+    model.train(training)
+    bn = model.encoders['visual'].backbone.conv1.bn
+    running_mean = bn.running_mean.clone()
+
+    feats = model.extract_modality_features(_batch(seed=3))
+
+    assert list(feats) == ['tab', 'visual', 'audio']
+    for m, f in feats.items():
+        assert f.shape == (N, FEAT_DIMS[m]), m
+        assert not f.requires_grad, m
+        assert f.grad_fn is None, m
+    # Mode restored, down to the submodules; BN statistics untouched.
+    assert model.training is training
+    assert all(mod.training is training for mod in model.modules())
+    assert torch.equal(bn.running_mean, running_mean)
+
+    expected = _encoder_outputs_eval(model, _batch(seed=3))
+    for m in feats:
+        torch.testing.assert_close(feats[m], expected[m], rtol=1e-5, atol=1e-6)
+    model.eval()
+
+
+def test_extract_modality_features_uses_eval_mode_in_training(model):
+    """In training mode the BN would use batch statistics: the features must
+    not, so they differ from a train-mode forward of the encoder."""
+    model.train()
+    feats = model.extract_modality_features(_batch(seed=4))
+    inputs = model.data_preprocessor(_batch(seed=4), training=False)['inputs']
+    state = copy.deepcopy(model.encoders['tab'].state_dict())
+    with torch.no_grad():
+        train_mode = model.encoders['tab'](inputs['tab'])
+    model.encoders['tab'].load_state_dict(state)  # undo running-stat update
+    assert not torch.allclose(train_mode, feats['tab'])
+    model.eval()
+
+
+def test_extract_modality_features_subset(model):
+    feats = model.extract_modality_features(
+        _batch(seed=5), modalities=['audio', 'tab'])
+    assert list(feats) == ['audio', 'tab']
+    expected = _encoder_outputs_eval(model, _batch(seed=5))
+    torch.testing.assert_close(
+        feats['audio'], expected['audio'], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(feats['tab'], expected['tab'])
+    # Modalities that were not asked for need not be in the batch.
+    only_tab = model.extract_modality_features(
+        _batch(seed=5, drop=('visual', 'audio')), modalities=['tab'])
+    torch.testing.assert_close(only_tab['tab'], expected['tab'])
+
+
+def test_extract_modality_features_unknown_modality(model):
+    model.train()
+    with pytest.raises(KeyError) as err:
+        model.extract_modality_features(_batch(), modalities=['tab', 'depth'])
+    assert "['depth']" in str(err.value)
+    assert "['tab', 'visual', 'audio']" in str(err.value)
+    assert model.training  # nothing was changed
+    model.eval()
+
+
+def test_batch_lacking_a_modality(model):
+    model.train()
+    with pytest.raises(KeyError) as err:
+        model.extract_modality_features(_batch(drop=('audio', )))
+    msg = str(err.value)
+    assert "lacks the modalities ['audio']" in msg
+    assert "['tab', 'visual']" in msg
+    assert model.training  # restored after the error too
+
+    data = model.data_preprocessor(_batch(drop=('visual', )), training=True)
+    for mode in ('loss', 'predict', 'tensor'):
+        with pytest.raises(KeyError, match=r"\['visual'\]"):
+            model(**data, mode=mode)
+    model.eval()
+
+
+def test_explicit_wrong_head_in_channels():
+    with pytest.raises(ValueError) as err:
+        _build(
+            cls_head=dict(
+                type='LinearClsHead', num_classes=NUM_CLASSES,
+                in_channels=512))
+    msg = str(err.value)
+    assert 'cls_head.in_channels=512' in msg
+    assert 'ConcatFusion output width 1040' in msg
+
+
+def test_explicit_right_head_in_channels_is_accepted():
+    cfg = dict(
+        encoders=dict(tab=MODEL_CFG['encoders']['tab']),
+        cls_head=dict(
+            type='LinearClsHead', num_classes=NUM_CLASSES, in_channels=16))
+    model = _build(**cfg)
+    assert model.cls_head.in_channels == 16
+    assert model.modalities == ('tab', )
+
+
+def test_no_encoder_is_an_error():
+    with pytest.raises(ValueError, match='at least one encoder'):
+        _build(encoders={})
+
+
+@pytest.mark.parametrize(
+    'fusion,out_dim', [
+        (dict(type='SumFusion', out_channels=32), 32),
+        (dict(type='FiLMFusion', condition='tab', out_channels=24), 24),
+        (dict(type='GatedFusion', gate='audio', out_channels=8), 8),
+    ],
+    ids=['sum', 'film', 'gated'])
+def test_fusion_swapped_by_config(fusion, out_dim):
+    model = _build(fusion=fusion)
+    assert type(model.fusion).__name__ == fusion['type']
+    assert model.fusion.in_dims == FEAT_DIMS
+    assert model.fusion.out_dim == out_dim
+    assert model.cls_head.in_channels == out_dim
+    assert model.cls_head.fc_cls.weight.shape == (NUM_CLASSES, out_dim)
+    model.eval()
+    data = model.data_preprocessor(_batch(), training=False)
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        fused = model.fusion(feats)
+        logits = model(**data, mode='tensor')
+    assert fused.shape == (N, out_dim)
+    assert logits.shape == (N, NUM_CLASSES)
+    torch.testing.assert_close(logits, model.cls_head(fused))

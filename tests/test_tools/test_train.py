@@ -1,0 +1,201 @@
+"""End-to-end runs of tools/train.py and tools/test.py with the real Runner.
+
+Small synthetic Multiple Features data (the real file format) keep every run
+to seconds on a CPU.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import re
+import socket
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import REPO, mfeat_cfg_options
+from mmengine.config import Config, DictAction
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from mmdr.utils import register_all_modules
+
+CONFIG = osp.join(REPO, 'configs/jt_mfeat.py')
+
+
+def run_tool(tool, *args, cwd=REPO):
+    cmd = [sys.executable, osp.join(REPO, 'tools', tool), *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+
+
+def short_run_options(data_root, epochs):
+    return [
+        *mfeat_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
+        f'param_scheduler.0.T_max={epochs}'
+    ]
+
+
+def options_dict(options):
+    """Parse ``key=value`` strings as ``--cfg-options`` does."""
+    return {
+        key: DictAction._parse_iterable(value)
+        for key, value in (o.split('=', 1) for o in options)
+    }
+
+
+def printed_metrics(stdout):
+    """The JSON metrics tools print after 'Test metrics of <ckpt> ...:'."""
+    match = re.search(r'Test metrics of (\S+?)( \(.*\))?:\n(\{.*?\n\})',
+                      stdout, re.S)
+    assert match, stdout[-2000:]
+    return match.group(1), json.loads(match.group(3))
+
+
+def val_history(work_dir):
+    """Epoch -> val acc/top1 from mmengine's scalars.json."""
+    (scalars, ) = glob.glob(
+        osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
+    history = {}
+    for line in open(scalars):
+        record = json.loads(line)
+        if 'acc/top1' in record:
+            history[record['step']] = record['acc/top1']
+    return history
+
+
+def test_train_selects_on_val_tests_best_and_logs_tensorboard(
+        mfeat_root, tmp_path):
+    work = tmp_path / 'work'
+    result = run_tool('train.py', CONFIG, '--work-dir', work, '--test-best',
+                      '--seed', 1, '--cfg-options',
+                      *short_run_options(mfeat_root, 3))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    best, metrics = printed_metrics(result.stdout)
+    history = val_history(str(work))
+    assert sorted(history) == [1, 2, 3]
+    best_epoch = int(re.search(r'best_acc_top1_epoch_(\d+)\.pth', best)[1])
+    # The first epoch with the highest validation accuracy is kept.
+    assert history[best_epoch] == max(history.values())
+    assert best_epoch == min(e for e, a in history.items()
+                             if a == max(history.values()))
+    assert set(metrics) == {'acc/top1', 'acc/top5', 'acc/mean1'}
+    assert 0.0 <= metrics['acc/top1'] <= 1.0
+
+    # TensorBoard event files next to mmengine's logs, holding the scalars.
+    from tensorboard.backend.event_processing.event_accumulator import \
+        EventAccumulator
+    (events, ) = glob.glob(osp.join(work, '*', 'vis_data', 'events.out.*'))
+    accumulator = EventAccumulator(events)
+    accumulator.Reload()
+    tags = accumulator.Tags()['scalars']
+    assert 'acc/top1' in tags and 'loss' in tags
+    assert [e.step for e in accumulator.Scalars('acc/top1')] == [1, 2, 3]
+
+    # tools/test.py on the selected checkpoint reproduces the test metrics.
+    tested = run_tool('test.py', CONFIG, best, '--work-dir', tmp_path / 'test',
+                      '--cfg-options', *mfeat_cfg_options(mfeat_root))
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert printed_metrics(tested.stdout)[1] == metrics
+
+
+class Interrupt(Exception):
+    """Raised to simulate a run killed after a given epoch."""
+
+
+class InterruptHook(Hook):
+
+    def __init__(self, after_epoch):
+        self.after_epoch = after_epoch
+
+    def after_val_epoch(self, runner, metrics=None):
+        if runner.epoch == self.after_epoch:
+            raise Interrupt(f'interrupted after epoch {runner.epoch}')
+
+
+def test_interrupted_run_resumes_to_the_end(mfeat_root, tmp_path):
+    register_all_modules()
+    work = tmp_path / 'work'
+    options = short_run_options(mfeat_root, 4)
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(options_dict(options))
+    cfg.work_dir = str(work)
+    cfg.experiment_name = 'interrupted'
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(InterruptHook(after_epoch=2), priority='LOWEST')
+    with pytest.raises(Interrupt):
+        runner.train()
+    assert sorted(os.listdir(work)).count('epoch_2.pth') == 1
+    assert not osp.exists(work / 'epoch_3.pth')
+
+    # Starting a new run in the same work dir would overwrite it: refused.
+    refused = run_tool('train.py', CONFIG, '--work-dir', work, '--cfg-options',
+                       *options)
+    assert refused.returncode != 0
+    assert 'already holds checkpoints of an earlier run' in refused.stderr
+    assert not osp.exists(work / 'epoch_3.pth')
+
+    resumed = run_tool('train.py', CONFIG, '--work-dir', work, '--resume',
+                       '--cfg-options', *options)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    log = resumed.stdout + resumed.stderr
+    assert 'resumed epoch: 2' in log
+    assert 'Epoch(train) [1]' not in log  # nothing trained twice
+
+    final = torch.load(work / 'epoch_4.pth')  # torch's weights_only default
+    assert final['meta']['epoch'] == 4
+    (best, ) = glob.glob(str(work / 'best_acc_top1_epoch_*.pth'))
+    # The message hub, HistoryBuffers included, survives the round trip.
+    runtime_info = final['message_hub']['runtime_info']
+    assert osp.samefile(runtime_info['best_ckpt'], best)
+    assert len(final['message_hub']['log_scalars']['train/loss'].data[0]) > 0
+    state = torch.load(best)['state_dict']
+    assert any(k.startswith('encoders.fou.') for k in state)
+    assert any(k.startswith('cls_head.fc_cls') for k in state)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_two_process_training_on_cpu(mfeat_root, tmp_path):
+    work = tmp_path / 'work'
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        f'--master_port={_free_port()}',
+        osp.join(REPO, 'tools/train.py'), CONFIG, '--launcher', 'pytorch',
+        '--work-dir',
+        str(work), '--test-best', '--cfg-options',
+        *short_run_options(mfeat_root, 2)
+    ]
+    result = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=REPO, env=env)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert 'Distributed training: True' in log
+    # 84 training samples, 64 per batch and rank: each of the 2 ranks sees
+    # 42 samples, one iteration per epoch (one process would need 2).
+    assert 'Epoch(train) [1][1/1]' in log
+    # Only the main process prints the test metrics.
+    assert log.count('Test metrics of') == 1
+    assert osp.isfile(work / 'epoch_2.pth')
+
+
+def test_missing_modality_stops_before_training(mfeat_root, tmp_path):
+    register_all_modules()
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(options_dict(short_run_options(mfeat_root, 1)))
+    cfg.model.encoders['audio'] = dict(type='MLPEncoder', in_channels=8)
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.experiment_name = 'missing_modality'
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(KeyError) as err:
+        runner.train()
+    message = str(err.value)
+    assert "['audio']" in message
+    assert 'train_dataloader.dataset (MultipleFeaturesDataset)' in message
+    assert not glob.glob(str(tmp_path / 'work' / '*.pth'))

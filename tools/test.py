@@ -1,0 +1,95 @@
+"""Test a checkpoint of a multimodal recogniser on the test split.
+
+Example:
+    python tools/test.py configs/jt_mfeat.py \
+        work_dirs/jt_mfeat/best_acc_top1_epoch_12.pth
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
+from mmengine.runner import Runner
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from mmdr.utils import register_all_modules  # noqa: E402
+from mmdr.utils import setup_cpu_distributed  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Test a multimodal recogniser')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the logs and metrics of this test')
+    parser.add_argument(
+        '--dump',
+        type=str,
+        help='dump the predictions to this pickle file (.pkl)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Merge the command-line arguments into the config."""
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint {args.checkpoint} not found')
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.dump is not None:
+        if not args.dump.endswith(('.pkl', '.pickle')):
+            raise SystemExit(f'--dump {args.dump}: use a .pkl file')
+        if osp.exists(args.dump):
+            raise SystemExit(f'--dump {args.dump} exists; choose a new file')
+        dump_metric = dict(type='DumpResults', out_file_path=args.dump)
+        evaluator = cfg.test_evaluator
+        if isinstance(evaluator, (list, tuple)):
+            cfg.test_evaluator = [*evaluator, dump_metric]
+        else:
+            cfg.test_evaluator = [evaluator, dump_metric]
+    cfg.launcher = args.launcher
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    register_all_modules(init_default_scope=False)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    setup_cpu_distributed(cfg, args.launcher)
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        from mmengine.registry import RUNNERS
+        runner = RUNNERS.build(cfg)
+    metrics = runner.test()
+    if is_main_process():
+        print(f'Test metrics of {args.checkpoint}:')
+        print(json.dumps(metrics, indent=2, sort_keys=True))
+
+
+if __name__ == '__main__':
+    main()

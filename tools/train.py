@@ -1,0 +1,174 @@
+"""Train a multimodal recogniser with mmengine's Runner.
+
+Examples:
+    python tools/train.py configs/jt_mfeat.py --test-best
+    python tools/train.py configs/jt_mfeat.py --resume
+    torchrun --nproc_per_node=2 tools/train.py configs/jt_mfeat.py \
+        --launcher pytorch
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+from mmengine.dist import barrier, is_main_process
+from mmengine.runner import Runner
+
+# Running from a checkout without installing works too.
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from mmdr.utils import check_no_earlier_run  # noqa: E402
+from mmdr.utils import register_all_modules  # noqa: E402
+from mmdr.utils import setup_cpu_distributed  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Train a multimodal recogniser')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or, with no value, from the '
+        'latest checkpoint in the work dir')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='enable automatic mixed precision training (GPU)')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate on the validation split during training')
+    parser.add_argument(
+        '--test-best',
+        action='store_true',
+        help='after training, test the checkpoint that was best on the '
+        'validation split (the last one with --no-validate) and print the '
+        'test metrics')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the learning rate with the total batch size')
+    parser.add_argument('--seed', type=int, default=None, help='random seed')
+    parser.add_argument(
+        '--diff-rank-seed',
+        action='store_true',
+        help='give every rank a different seed')
+    parser.add_argument(
+        '--deterministic',
+        action='store_true',
+        help='make cuDNN deterministic')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. '
+        'train_cfg.max_epochs=5 model.fusion.type=SumFusion')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
+    """Merge the command-line arguments into the config."""
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+        # Nothing to select on: keep the checkpoint hook from asking for a
+        # validation metric.
+        cfg.default_hooks.checkpoint.pop('save_best', None)
+
+    if args.amp:
+        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if optim_wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise SystemExit(f'--amp needs OptimWrapper, the config has '
+                             f'{optim_wrapper}')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+
+    if args.seed is not None or args.deterministic or args.diff_rank_seed:
+        randomness = dict(cfg.get('randomness') or {})
+        if args.seed is not None:
+            randomness['seed'] = args.seed
+        randomness['diff_rank_seed'] = args.diff_rank_seed
+        randomness['deterministic'] = args.deterministic
+        cfg.randomness = randomness
+
+    cfg.launcher = args.launcher
+    return cfg
+
+
+def test_best(runner: Runner) -> dict:
+    """Test the checkpoint selected on the validation split.
+
+    Args:
+        runner (Runner): A runner that finished training.
+
+    Returns:
+        dict: The test metrics.
+    """
+    best = runner.message_hub.get_info('best_ckpt')
+    if best is None:
+        best = osp.join(runner.work_dir, f'epoch_{runner.epoch}.pth')
+        chosen = 'last epoch (no validation metric to select on)'
+    else:
+        chosen = 'best on the validation split'
+    # The main process writes checkpoints; the others wait until it has.
+    barrier()
+    runner.load_checkpoint(best)
+    metrics = runner.test()
+    if is_main_process():
+        print(f'Test metrics of {best} ({chosen}):')
+        print(json.dumps(metrics, indent=2, sort_keys=True))
+    return metrics
+
+
+def main() -> None:
+    args = parse_args()
+    register_all_modules(init_default_scope=False)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    check_no_earlier_run(cfg.work_dir, bool(cfg.get('resume', False)))
+    setup_cpu_distributed(cfg, args.launcher)
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        from mmengine.registry import RUNNERS
+        runner = RUNNERS.build(cfg)
+    runner.train()
+    if args.test_best:
+        test_best(runner)
+
+
+if __name__ == '__main__':
+    main()
