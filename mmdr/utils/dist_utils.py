@@ -10,6 +10,7 @@ changes: mmengine starts NCCL as usual.
 import os
 import subprocess
 
+import numpy as np
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
@@ -77,25 +78,26 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper_cfg
 
 
-def gather_in_sampler_order(part: list, size: int) -> list:
-    """Gather per-sample results that ``DefaultSampler`` spread over ranks.
+def gather_in_sampler_order(part: np.ndarray, size: int) -> np.ndarray:
+    """Gather per-sample rows that ``DefaultSampler`` spread over ranks.
 
     With ``shuffle=False`` the sampler gives rank ``r`` the samples
-    ``r, r + W, r + 2W, ...`` of the (padded) data set, so interleaving the
-    ranks' lists restores the data set order; the padding is cut off.
-    Unlike mmengine's ``collect_results(device='cpu')`` no shared folder is
-    needed, and every rank receives the result.
+    ``r, r + W, r + 2W, ...`` of the data set, padded so that every rank has
+    as many; interleaving the ranks' rows restores the data set order, and
+    the padding is cut off. Unlike mmengine's ``collect_results(device=
+    'cpu')`` no shared folder is needed, and every rank receives the result.
 
     Args:
-        part (list): This rank's results, one per sample, in sampler order.
+        part (np.ndarray): This rank's rows, one per sample, in sampler
+            order.
         size (int): Number of samples in the data set.
 
     Returns:
-        list: All results in data set order, on every rank.
+        np.ndarray: All rows in data set order, on every rank.
     """
     from mmengine.dist import all_gather_object, get_world_size
     if get_world_size() == 1:
-        return list(part[:size])
+        return part[:size]
     parts = all_gather_object(part)
-    ordered = [item for group in zip(*parts) for item in group]
-    return ordered[:size]
+    # (W, n, ...) -> (n, W, ...) -> rows in the order 0, 1, 2, ...
+    return np.stack(parts, axis=1).reshape(-1, *part.shape[1:])[:size]

@@ -361,24 +361,23 @@ class DRHook(Hook):
         loader = self._loaders[side]
         bar = ProgressBar(len(loader)) if (self.progress
                                            and is_main_process()) else None
-        part = []
+        feats: Dict[str, list] = {m: [] for m in self.modalities}
+        labels = []
         for batch in loader:
-            feats = model.extract_modality_features(batch, self.modalities)
-            labels = [int(s.gt_labels.item) for s in batch['data_samples']]
-            feats = {m: f.float().cpu().numpy() for m, f in feats.items()}
-            for i, label in enumerate(labels):
-                part.append((label, {m: f[i] for m, f in feats.items()}))
+            batch_feats = model.extract_modality_features(
+                batch, self.modalities)
+            for m, f in batch_feats.items():
+                feats[m].append(f.float().cpu().numpy())
+            labels += [int(s.gt_labels.item) for s in batch['data_samples']]
             if bar is not None:
                 bar.update()
         if bar is not None:
             print()
-        samples = gather_in_sampler_order(part, len(loader.dataset))
-        labels = np.array([label for label, _ in samples])
-        feats = {
-            m: np.stack([f[m] for _, f in samples])
-            for m in self.modalities
-        }
-        return feats, labels
+        size = len(loader.dataset)
+        return ({
+            m: gather_in_sampler_order(np.concatenate(f), size)
+            for m, f in feats.items()
+        }, gather_in_sampler_order(np.array(labels), size))
 
     # ------------------------------------------------------------------
     # diagnosing and re-learning
