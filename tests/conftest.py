@@ -85,3 +85,26 @@ def mfeat_cfg_options(data_root: str) -> list:
         f'{split}_dataloader.dataset.data_root={data_root}'
         for split in ('train', 'val', 'test')
     ]
+
+
+@pytest.fixture(scope='session')
+def avdigits_root(tmp_path_factory) -> str:
+    """A prepared AV-Digits folder: 4 pairs per class (train 20, val 10,
+    test 10), written by the real preparation tool (PNG and 16-bit WAV)."""
+    out = str(tmp_path_factory.mktemp('avdigits') / 'avdigits')
+    cmd = [
+        sys.executable,
+        osp.join(REPO, 'tools/data/avdigits/prepare_avdigits.py'), '--out',
+        out, '--per-class', '4', '--workers', '1'
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def data_root_cfg_options(data_root: str) -> list:
+    """``--cfg-options`` that point every dataloader at ``data_root``."""
+    return [
+        f'{split}_dataloader.dataset.data_root={data_root}'
+        for split in ('train', 'val', 'test')
+    ]
