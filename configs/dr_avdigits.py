@@ -5,8 +5,8 @@ _base_ = ['./jt_avdigits.py']
 custom_hooks = [
     dict(
         type='DRHook',
-        # 20 epochs: re-learn after epochs 5, 10 and 15 (0-based), the
-        # reference code's 20/40/60 of 90 scaled to 20.
+        # 20 epochs: diagnose after epochs 6, 11 and 16 (counted from 1),
+        # the reference code's 21/41/61 of 90 scaled to 20.
         interval=5,
         max_times=3,
         lam=3.0,

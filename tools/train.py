@@ -91,6 +91,14 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
                                 osp.splitext(osp.basename(args.config))[0])
 
     if args.no_validate:
+        # No validation loop, but D&R still diagnoses on the validation
+        # split: hand its data set to the hook before the loader goes.
+        val_loader = cfg.get('val_dataloader') or {}
+        for hook in cfg.get('custom_hooks') or []:
+            if hook.get('type') == 'DRHook' and 'dataset' in val_loader:
+                hook.setdefault('val_dataset', val_loader['dataset'])
+                hook.setdefault('batch_size', val_loader.get('batch_size'))
+                hook.setdefault('num_workers', val_loader.get('num_workers'))
         cfg.val_cfg = None
         cfg.val_dataloader = None
         cfg.val_evaluator = None

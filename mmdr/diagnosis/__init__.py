@@ -4,11 +4,10 @@ and blending of encoder weights toward their initialisation.
 Nothing in this subpackage depends on mmengine, so it can be used and tested
 on its own.
 """
-from .purity import clustering_purity, minmax_scale
+from .purity import clustering_purity
 from .relearning import blend_toward_init
 from .strength import purity_gap, relearn_strength
 
 __all__ = [
-    'minmax_scale', 'clustering_purity', 'purity_gap', 'relearn_strength',
-    'blend_toward_init'
+    'clustering_purity', 'purity_gap', 'relearn_strength', 'blend_toward_init'
 ]

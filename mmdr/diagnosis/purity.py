@@ -1,39 +1,8 @@
 """Clustering purity of uni-modal features (the "diagnosing" measurement)."""
 import numpy as np
 from sklearn.cluster import KMeans
-
-
-def minmax_scale(features: np.ndarray) -> np.ndarray:
-    """Min-max scale every feature dimension (column) to ``[-1, 1]``.
-
-    Scaling per dimension keeps k-means from being dominated by the few
-    dimensions with the largest range. Constant columns carry no cluster
-    information and are mapped to 0 instead of dividing by zero.
-
-    Args:
-        features (np.ndarray): Feature matrix of shape ``(N, C)``.
-
-    Returns:
-        np.ndarray: Scaled copy of ``features`` as float64, shape ``(N, C)``,
-        every value in ``[-1, 1]``.
-    """
-    features = np.asarray(features, dtype=np.float64)
-    if features.ndim != 2:
-        raise ValueError('features must be a 2-D array of shape (N, C), got '
-                         f'an array with shape {features.shape}')
-    if features.shape[0] == 0:
-        return features.copy()
-    col_min = features.min(axis=0)
-    col_max = features.max(axis=0)
-    col_range = col_max - col_min
-    constant = col_range == 0
-    # Divide by 1 for constant columns; their numerator is 0 anyway and
-    # they are set to the centre of the range below.
-    safe_range = np.where(constant, 1.0, col_range)
-    scaled = 2.0 * (features - col_min) / safe_range - 1.0
-    scaled[:, constant] = 0.0
-    # Guard against rounding pushing values a hair outside [-1, 1].
-    return np.clip(scaled, -1.0, 1.0)
+from sklearn.metrics.cluster import contingency_matrix
+from sklearn.preprocessing import minmax_scale
 
 
 def clustering_purity(features: np.ndarray,
@@ -43,11 +12,15 @@ def clustering_purity(features: np.ndarray,
                       n_init: int = 10) -> float:
     """Clustering purity of a feature matrix with respect to its labels.
 
-    The features are min-max scaled to ``[-1, 1]`` per dimension and
-    clustered with k-means (``k = num_clusters``, fixed seed). Every cluster
-    is assigned its majority ground-truth label; the purity is the fraction
-    of samples whose label equals the majority label of their cluster.
-    Several clusters may share the same majority label.
+    As in the reference code, every feature dimension (column) is min-max
+    scaled to ``[-1, 1]`` (scikit-learn's ``minmax_scale``, which is what its
+    ``MinMaxScaler(feature_range=(-1, 1))`` computes; a constant column
+    becomes -1), so that k-means is not dominated by the dimensions with the
+    largest range. The scaled features are clustered by k-means with
+    ``k = num_clusters`` and a fixed seed. Every cluster is assigned its
+    majority ground-truth label; the purity is the fraction of samples whose
+    label equals the majority label of their cluster. Several clusters may
+    share the same majority label.
 
     Args:
         features (np.ndarray): Uni-modal features of shape ``(N, C)``.
@@ -56,9 +29,11 @@ def clustering_purity(features: np.ndarray,
         num_clusters (int): Number of k-means clusters, usually the number
             of classes.
         seed (int): ``random_state`` of k-means, so that the diagnosis is
-            reproducible. Defaults to 0.
+            reproducible. Defaults to 0 (the reference code's).
         n_init (int): Number of k-means restarts; the best one (lowest
-            inertia) is kept. Defaults to 10.
+            inertia) is kept. Defaults to 10 (the reference code's
+            ``KMeans(n_clusters, random_state=0)`` on scikit-learn < 1.4;
+            since 1.4 that call means 1).
 
     Returns:
         float: Purity in ``[0, 1]``.
@@ -92,18 +67,11 @@ def clustering_purity(features: np.ndarray,
                          '(NaN or inf) out of '
                          f'{features.size}; cannot cluster them')
 
-    scaled = minmax_scale(features)
+    scaled = minmax_scale(features, feature_range=(-1, 1), axis=0)
     kmeans = KMeans(
         n_clusters=int(num_clusters), random_state=seed, n_init=n_init)
     cluster_ids = kmeans.fit_predict(scaled)
-
-    # Map labels to 0..L-1 so that a (cluster, label) contingency table can
-    # be counted with integer indexing, whatever the label type.
-    _, label_ids = np.unique(labels, return_inverse=True)
-    label_ids = label_ids.reshape(-1)
-    table = np.zeros((int(num_clusters), int(label_ids.max()) + 1),
-                     dtype=np.int64)
-    np.add.at(table, (cluster_ids, label_ids), 1)
-    # The majority label of a cluster is counted correct for all its
-    # members that carry it, i.e. the row maximum of the table.
-    return float(table.max(axis=1).sum() / num_samples)
+    # Rows: true labels, columns: clusters. A cluster's majority label
+    # counts as correct for all its members carrying it: the column maxima.
+    table = contingency_matrix(labels, cluster_ids)
+    return float(table.max(axis=0).sum() / num_samples)

@@ -1,12 +1,16 @@
 from .checkpoint_loading import (allow_mmengine_checkpoints,
                                  checkpoint_safe_globals)
 from .dist_utils import (gather_in_sampler_order, setup_cpu_distributed,
-                         slurm_env_to_torch_env)
+                         slurm_env_to_torch_env, tensors_fingerprint)
+from .random_state import (get_random_state, preserved_random_state,
+                           set_random_state)
 from .setup_env import register_all_modules
 from .work_dir import check_no_earlier_run, earlier_checkpoints
 
 __all__ = [
     'allow_mmengine_checkpoints', 'checkpoint_safe_globals',
     'check_no_earlier_run', 'earlier_checkpoints', 'gather_in_sampler_order',
-    'register_all_modules', 'setup_cpu_distributed', 'slurm_env_to_torch_env'
+    'get_random_state', 'preserved_random_state', 'register_all_modules',
+    'set_random_state', 'setup_cpu_distributed', 'slurm_env_to_torch_env',
+    'tensors_fingerprint'
 ]

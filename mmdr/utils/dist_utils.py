@@ -7,10 +7,11 @@ already exists, so on such machines we start a gloo group ourselves and let
 DDP wrap the CPU module with ``device_ids=None``. On CUDA machines nothing
 changes: mmengine starts NCCL as usual.
 """
+import hashlib
 import os
 import subprocess
+from typing import Iterable, Optional
 
-import numpy as np
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
@@ -78,26 +79,97 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper_cfg
 
 
-def gather_in_sampler_order(part: np.ndarray, size: int) -> np.ndarray:
-    """Gather per-sample rows that ``DefaultSampler`` spread over ranks.
+def gather_in_sampler_order(part: torch.Tensor,
+                            size: int) -> Optional[torch.Tensor]:
+    """Gather on the main process the rows that ``DefaultSampler`` spread.
 
     With ``shuffle=False`` the sampler gives rank ``r`` the samples
     ``r, r + W, r + 2W, ...`` of the data set, padded so that every rank has
     as many; interleaving the ranks' rows restores the data set order, and
-    the padding is cut off. Unlike mmengine's ``collect_results(device=
-    'cpu')`` no shared folder is needed, and every rank receives the result.
+    the padding is cut off. Only the main process receives the rows (it is
+    the one that uses them), and tensors travel on the backend's device, so
+    NCCL and gloo both work.
 
     Args:
-        part (np.ndarray): This rank's rows, one per sample, in sampler
+        part (torch.Tensor): This rank's rows, one per sample, in sampler
             order.
         size (int): Number of samples in the data set.
 
     Returns:
-        np.ndarray: All rows in data set order, on every rank.
+        torch.Tensor or None: All rows in data set order on the main
+        process (on ``part``'s device), None on the others.
     """
-    from mmengine.dist import all_gather_object, get_world_size
+    from mmengine.dist import gather, get_world_size, is_main_process
     if get_world_size() == 1:
         return part[:size]
-    parts = all_gather_object(part)
+    parts = gather(part.contiguous(), dst=0)
+    if not is_main_process():
+        return None
     # (W, n, ...) -> (n, W, ...) -> rows in the order 0, 1, 2, ...
-    return np.stack(parts, axis=1).reshape(-1, *part.shape[1:])[:size]
+    stacked = torch.stack([p.to(part.device) for p in parts], dim=1)
+    return stacked.reshape(-1, *part.shape[1:])[:size]
+
+
+# Bit patterns of floating-point tensors, read as integers of the same width.
+_SAME_WIDTH_INT = {
+    torch.float64: torch.int64,
+    torch.float32: torch.int32,
+    torch.float16: torch.int16,
+    torch.bfloat16: torch.int16,
+}
+
+
+def bit_sums(tensor: torch.Tensor, index: int = 0) -> torch.Tensor:
+    """Two wrapping 64-bit sums of a tensor's bit pattern, on its device.
+
+    Args:
+        tensor (torch.Tensor): Any tensor.
+        index (int): Its position in a sequence, mixed into the weights.
+
+    Returns:
+        torch.Tensor: The plain and the position-weighted sum (int64).
+    """
+    flat = tensor.detach().contiguous().view(-1)
+    if flat.is_floating_point():
+        flat = flat.view(_SAME_WIDTH_INT[flat.dtype])
+    flat = flat.to(torch.int64)
+    # Odd multipliers keep every position's weight distinct mod 2**64.
+    weight = torch.arange(flat.numel(), dtype=torch.int64, device=flat.device)
+    weight = weight * 2654435761 + (2 * index + 1)
+    return torch.stack([flat.sum(), (flat * weight).sum()])
+
+
+def tensors_fingerprint(tensors: Iterable[torch.Tensor]) -> str:
+    """A fingerprint of the exact bits of a sequence of tensors.
+
+    It tells replicas that should be bit-identical apart where they live,
+    without copying accelerator memory to the CPU:
+
+    - CPU tensors: a SHA-256 digest of their bytes, read in place.
+    - Other devices: every tensor's bit pattern is read as integers and
+      summed twice on the device, once plainly and once weighted by
+      position, in wrapping 64-bit arithmetic. Integer sums do not depend on
+      the order of the reduction, so the result is the same on every device
+      and run; any change of a single bit or an exchange of two values
+      changes it. Only the two sums are copied back.
+
+    Ranks compare fingerprints computed on the same kind of device.
+
+    Args:
+        tensors (Iterable[torch.Tensor]): Tensors in a fixed order.
+
+    Returns:
+        str: A hexadecimal fingerprint.
+    """
+    sha = hashlib.sha256()
+    totals = []
+    for index, tensor in enumerate(tensors):
+        flat = tensor.detach().contiguous().view(-1)
+        sha.update(f'{index}:{flat.dtype}:{flat.numel()};'.encode())
+        if flat.device.type == 'cpu':
+            sha.update(memoryview(flat.view(torch.uint8).numpy()))
+        else:
+            totals.append(bit_sums(flat, index))
+    if totals:
+        sha.update(torch.stack(totals).cpu().numpy().tobytes())
+    return sha.hexdigest()

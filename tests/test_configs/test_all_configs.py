@@ -23,6 +23,9 @@ def test_config_builds(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'mmdr'
     model = MODELS.build(cfg.model)
+    # As the Runner does: every encoder and backbone initialises.
+    model.init_weights()
+    assert all(m.is_init for m in model.encoders.values())
     assert set(model.modalities) >= {*model.encoders}
     for split in ('train', 'val', 'test'):
         dataset_cfg = cfg[f'{split}_dataloader']['dataset']

@@ -199,3 +199,25 @@ def test_missing_modality_stops_before_training(mfeat_root, tmp_path):
     assert "['audio']" in message
     assert 'train_dataloader.dataset (MultipleFeaturesDataset)' in message
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
+
+
+def test_no_validate_still_relearns_after_the_diagnosed_epochs(
+        mfeat_root, tmp_path):
+    work = tmp_path / 'work'
+    result = run_tool('train.py', osp.join(REPO, 'configs/dr_mfeat.py'),
+                      '--work-dir', work, '--no-validate',
+                      '--test-best', '--cfg-options',
+                      *short_run_options(mfeat_root,
+                                         4), 'custom_hooks.0.interval=1',
+                      'custom_hooks.0.max_times=2',
+                      'custom_hooks.0.progress=False')
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert 'Epoch(val)' not in log
+    # D&R still diagnoses on the validation split (12 samples), after
+    # epochs 2 and 3, and the last epoch's checkpoint is tested.
+    history = json.load(open(work / 'dr_history.json'))
+    assert [r['epoch'] for r in history] == [2, 3]
+    assert all(r['num_val_samples'] == 12 for r in history)
+    best, _ = printed_metrics(result.stdout)
+    assert best.endswith('epoch_4.pth')

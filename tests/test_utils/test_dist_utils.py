@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -40,18 +39,69 @@ def test_unsupported_cpu_launcher():
         setup_cpu_distributed(Config(dict()), 'mpi')
 
 
-def test_gather_restores_data_set_order(monkeypatch):
+@pytest.mark.parametrize('rank', [0, 1])
+def test_gather_restores_data_set_order_on_the_main_rank(monkeypatch, rank):
     import mmengine.dist
 
     from mmdr.utils import gather_in_sampler_order
 
     # 5 samples on 2 ranks: DefaultSampler pads with sample 0 and gives
     # rank 0 samples 0, 2, 4 and rank 1 samples 1, 3, 0.
-    rows = np.arange(5 * 2).reshape(5, 2)
+    rows = torch.arange(5 * 2).reshape(5, 2)
     parts = [rows[[0, 2, 4]], rows[[1, 3, 0]]]
     monkeypatch.setattr(mmengine.dist, 'get_world_size', lambda: 2)
-    monkeypatch.setattr(mmengine.dist, 'all_gather_object', lambda p: parts)
-    np.testing.assert_array_equal(gather_in_sampler_order(parts[0], 5), rows)
-    labels = [np.array([7, 9, 8]), np.array([6, 5, 7])]
-    monkeypatch.setattr(mmengine.dist, 'all_gather_object', lambda p: labels)
+    monkeypatch.setattr(mmengine.dist, 'is_main_process', lambda: rank == 0)
+    # mmengine's gather returns the parts on the destination rank only.
+    monkeypatch.setattr(mmengine.dist, 'gather', lambda p, dst: parts
+                        if rank == dst else [])
+    gathered = gather_in_sampler_order(parts[rank], 5)
+    if rank == 1:
+        assert gathered is None
+        return
+    assert torch.equal(gathered, rows)
+    labels = [torch.tensor([7, 9, 8]), torch.tensor([6, 5, 7])]
+    monkeypatch.setattr(mmengine.dist, 'gather', lambda p, dst: labels)
     assert gather_in_sampler_order(labels[0], 5).tolist() == [7, 6, 9, 5, 8]
+
+
+def _variants():
+    torch.manual_seed(0)
+    tensors = [torch.randn(4, 3), torch.randn(5).half(), torch.arange(3)]
+    flipped = [t.clone() for t in tensors]
+    # One bit of one float: the smallest possible change.
+    flipped[0].view(torch.int32)[1, 2] ^= 1
+    swapped = [t.clone() for t in tensors]
+    swapped[1][[0, 1]] = swapped[1][[1, 0]]
+    # -0.0 and 0.0 compare equal but are different weights.
+    signed = [t.clone() for t in tensors]
+    signed[0][0, 0] = 0.0
+    negzero = [t.clone() for t in signed]
+    negzero[0][0, 0] = -0.0
+    return tensors, [flipped, swapped], (signed, negzero)
+
+
+def test_fingerprint_sees_every_bit():
+    from mmdr.utils import tensors_fingerprint
+
+    tensors, changed, (signed, negzero) = _variants()
+    base = tensors_fingerprint(tensors)
+    assert base == tensors_fingerprint([t.clone() for t in tensors])
+    for other in changed:
+        assert tensors_fingerprint(other) != base
+    assert tensors_fingerprint(signed) != tensors_fingerprint(negzero)
+
+
+def test_device_bit_sums_see_every_bit():
+    # What accelerators compute, run here on the CPU.
+    from mmdr.utils.dist_utils import bit_sums
+
+    def sums(ts):
+        return torch.stack([bit_sums(t, i) for i, t in enumerate(ts)])
+
+    tensors, changed, (signed, negzero) = _variants()
+    base = sums(tensors)
+    assert base.dtype == torch.int64
+    assert torch.equal(base, sums([t.clone() for t in tensors]))
+    for other in changed:
+        assert not torch.equal(sums(other), base)
+    assert not torch.equal(sums(signed), sums(negzero))

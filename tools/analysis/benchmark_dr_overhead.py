@@ -1,7 +1,8 @@
 """Measure what one D&R diagnosis costs.
 
-Trains a config with its ``DRHook`` set to diagnose after every epoch from
-the second on, and reports, as medians over the diagnoses:
+Trains a config with its ``DRHook`` set to diagnose after every epoch but
+the last (each diagnosis runs when the next epoch starts), and reports, as
+medians over the diagnoses:
 
 - the wall time of one diagnosis (feature extraction, k-means and purity,
   re-learning), with its parts;
@@ -33,9 +34,14 @@ from mmdr.utils import register_all_modules  # noqa: E402
 
 
 class EpochTimer(Hook):
-    """Times the training part of every epoch (before D&R and validation)."""
+    """Times the training part of every epoch, without D&R and validation.
 
-    priority = 'HIGHEST'
+    D&R runs in ``before_train_epoch`` (NORMAL), checkpoints and random
+    states are saved in ``after_train_epoch`` (LOW and below): this hook's
+    priority lies between them.
+    """
+
+    priority = 'BELOW_NORMAL'
 
     def __init__(self):
         self.times = []

@@ -2,8 +2,9 @@
 custom_hooks = [
     dict(
         type='DRHook',
-        # Re-learn after epochs 7, 14 and 21 (0-based): the reference
-        # code's 20/40/60 of 90 epochs scaled to 30.
+        # Diagnose after epochs 8, 15 and 22 (counted from 1, as in the log
+        # and epoch_N.pth); the re-learned encoders train from the next
+        # epoch on. The reference code's 21/41/61 of 90 scaled to 30.
         interval=7,
         max_times=3,
         lam=3.0,

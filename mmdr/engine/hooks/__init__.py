@@ -1,4 +1,5 @@
 from .dr_hook import DRHook
 from .modality_check_hook import ModalityCheckHook
+from .random_state_hook import RandomStateHook
 
-__all__ = ['DRHook', 'ModalityCheckHook']
+__all__ = ['DRHook', 'ModalityCheckHook', 'RandomStateHook']

@@ -1,5 +1,4 @@
 import copy
-import hashlib
 import json
 import os.path as osp
 import time
@@ -11,24 +10,30 @@ from mmengine.dist import (all_gather_object, broadcast, broadcast_object_list,
                            get_world_size, is_main_process)
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from mmengine.runner import EpochBasedTrainLoop
 from mmengine.utils import ProgressBar
 from torch.utils.data import Dataset, Subset
 
 from mmdr.diagnosis import (blend_toward_init, clustering_purity, purity_gap,
                             relearn_strength)
 from mmdr.registry import DATASETS, HOOKS
-from mmdr.utils.dist_utils import gather_in_sampler_order
+from mmdr.utils.dist_utils import gather_in_sampler_order, tensors_fingerprint
+from mmdr.utils.random_state import preserved_random_state
 
 StateDict = Dict[str, torch.Tensor]
+
+#: Version of the ``'dr_hook'`` entry of checkpoints.
+STATE_VERSION = 2
 
 
 @HOOKS.register_module()
 class DRHook(Hook):
     """Diagnosing & Re-learning (Wei et al., ECCV 2024).
 
-    After epoch ``e`` (0-based, the epoch just trained) with ``e >= begin``
-    and ``(e - begin) % interval == 0``, at most ``max_times`` times, every
-    encoder is diagnosed and softly re-initialised:
+    Epochs are counted from 1, as in mmengine's log (``Epoch(train) [E]``)
+    and checkpoint names (``epoch_E.pth``). After epoch ``E`` with
+    ``E >= begin`` and ``(E - begin) % interval == 0``, at most ``max_times``
+    times, every encoder is diagnosed and softly re-initialised:
 
     1. Pooled uni-modal features are extracted in eval mode, without
        augmentation, on training samples and on the held-out validation
@@ -42,24 +47,42 @@ class DRHook(Hook):
        the encoder as training started (after pretrained weights were
        loaded). Fusion and head are not touched.
 
+    Order, as in the reference code: epoch ``E`` is trained, checkpointed
+    (``epoch_E.pth``) and validated as it was trained, so it competes for the
+    best checkpoint unchanged; the diagnosis and re-learning run when epoch
+    ``E + 1`` starts (``before_train_epoch``), so the re-learned encoders are
+    what epoch ``E + 1`` trains. A run resumed from ``epoch_E.pth`` (or from
+    a best checkpoint of epoch ``E``) therefore applies that re-learning
+    itself, and each re-learning happens exactly once wherever a run was
+    interrupted. Validation does not change the schedule: with
+    ``val_interval > 1`` or without validation (``--no-validate``) the
+    re-learning still follows the diagnosed epoch. A diagnosis due after the
+    last epoch is not run (no epoch would train the re-learned encoders).
+
     With the defaults (``interval=20, max_times=3, lam=3``) this is the
-    schedule of the authors' CREMA-D code: re-learning after epochs 20, 40
-    and 60. Re-learning happens at the end of the epoch, before that epoch's
-    validation, so the validation score and the epoch checkpoint see the
-    re-learned model (this hook runs before ``CheckpointHook``).
+    schedule of the authors' CREMA-D code: re-learning after epochs 21, 41
+    and 61 (their 0-based 20, 40 and 60).
 
     Decisions where the paper and the reference code are silent:
 
     - Training samples are read with the validation pipeline (no
       augmentation) unless ``train_dataset`` is given; ``max_train_samples``
       caps them with a seeded random subset (the same one every time).
-    - Distributed: every rank extracts the features of its share of the
-      samples; they are gathered in data set order, the main process
-      diagnoses, and the strengths are broadcast, so the result equals one
-      process diagnosing the same samples. ``theta_init`` is broadcast from
-      the main process when training starts, and after re-learning the
-      ranks' encoder parameters are compared by digest: a mismatch is an
-      error. (BatchNorm statistics are per rank under DDP, as always.)
+    - Distributed: first the diagnosed encoders' buffers (BatchNorm running
+      statistics) are broadcast from the main process, so every rank
+      extracts with the weights and buffers that the main process holds and
+      saves; training is not affected, as BatchNorm normalises with batch
+      statistics in training mode, and the buffers then keep averaging on
+      every rank as before. Every rank extracts the features of its share of
+      the samples, the main process gathers them in data set order,
+      diagnoses and broadcasts the strengths: the result equals that of one
+      process diagnosing the same weights and samples. ``theta_init`` is
+      broadcast from the main process when training starts, and after
+      re-learning a fingerprint of every rank's encoder weights (computed on
+      their device) is compared: a mismatch is an error.
+    - The diagnosis draws no random number from the training stream: its
+      data loaders are seeded from ``seed`` and the epoch, and the
+      generators are restored afterwards.
     - Non-finite features stop training with an error before any weight is
       changed.
     - Resume: ``theta_init``, the diagnoses done and their history are saved
@@ -68,30 +91,35 @@ class DRHook(Hook):
       diagnoses an epoch twice. ``load_from`` without resume starts a fresh
       D&R history whose ``theta_init`` is the loaded weights.
 
-    Every diagnosis is logged, written to TensorBoard (``dr/<modality>/...``)
-    and appended to ``<work_dir>/<history_file>`` (JSON).
+    Every diagnosis is logged, written to TensorBoard (``dr/<modality>/...``
+    at step ``E``) and to ``<work_dir>/<history_file>`` (JSON, ``epoch``
+    ``E``).
 
     Args:
         interval (int): Epochs between diagnoses (H). Defaults to 20.
-        begin (int, optional): First 0-based epoch after which to diagnose.
-            Defaults to ``interval``.
+        begin (int, optional): First epoch (1-based) after which to
+            diagnose. Defaults to ``interval + 1``, as the reference code.
         max_times (int): Most diagnoses in a run (N). Defaults to 3.
         lam (float): lambda in ``a = tanh(lambda * g)``. Defaults to 3.
         modalities (Sequence[str], optional): Modalities to diagnose and
             re-learn. Defaults to all of the model's.
         max_train_samples (int or str, optional): Cap on the training
             samples diagnosed: a number, or ``'val'`` for the size of the
-            validation split. Defaults to None (all).
+            validation split. Defaults to None (all, as the reference code).
         num_clusters (int, optional): k of k-means. Defaults to the head's
             ``num_classes``.
         kmeans_n_init (int): k-means restarts. Defaults to 10.
-        seed (int): Seed of k-means and of the training subset. Defaults
-            to 0.
+        seed (int): Seed of k-means, of the training subset and of the
+            diagnosis data loaders. Defaults to 0.
         blend_buffers (bool): Also blend floating-point buffers (BatchNorm
             running statistics). Defaults to False, as the reference code.
         reset_optimizer_state (bool): Drop the optimizer state (e.g.
             momentum) of a re-learned encoder's parameters. Defaults to
             False, as the reference code.
+        init_state_device (str): Where ``theta_init`` is kept: ``'cpu'``
+            (no accelerator memory) or ``'model'`` (the encoder's device,
+            which makes the blend several times faster on a GPU). Defaults
+            to ``'cpu'``.
         train_dataset (dict, optional): Data set config of the diagnosed
             training samples. Defaults to ``train_dataloader.dataset`` with
             ``val_dataloader.dataset.pipeline``.
@@ -107,8 +135,6 @@ class DRHook(Hook):
             features are extracted. Defaults to True.
     """
 
-    # Before CheckpointHook (VERY_LOW): epoch checkpoints must hold the
-    # re-learned weights, or a resumed run would lose the re-learning.
     priority = 'NORMAL'
 
     def __init__(self,
@@ -123,13 +149,15 @@ class DRHook(Hook):
                  seed: int = 0,
                  blend_buffers: bool = False,
                  reset_optimizer_state: bool = False,
+                 init_state_device: str = 'cpu',
                  train_dataset: Optional[dict] = None,
                  val_dataset: Optional[dict] = None,
                  batch_size: Optional[int] = None,
                  num_workers: Optional[int] = None,
                  history_file: str = 'dr_history.json',
                  progress: bool = True) -> None:
-        begin = interval if begin is None else begin
+        begin = interval + 1 if begin is None and isinstance(interval,
+                                                             int) else begin
         checks = {
             'interval':
             isinstance(interval, int) and interval >= 1,
@@ -144,6 +172,8 @@ class DRHook(Hook):
             'max_train_samples':
             max_train_samples is None or max_train_samples == 'val'
             or (isinstance(max_train_samples, int) and max_train_samples > 0),
+            'init_state_device':
+            init_state_device in ('cpu', 'model'),
         }
         values = dict(
             interval=interval,
@@ -151,13 +181,15 @@ class DRHook(Hook):
             max_times=max_times,
             lam=lam,
             kmeans_n_init=kmeans_n_init,
-            max_train_samples=max_train_samples)
+            max_train_samples=max_train_samples,
+            init_state_device=init_state_device)
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(
                     f'DRHook: {name}={values[name]!r} is invalid (interval '
                     'and begin >= 1, max_times >= 0, lam >= 0, '
-                    "max_train_samples None, 'val' or > 0)")
+                    "max_train_samples None, 'val' or > 0, "
+                    "init_state_device 'cpu' or 'model')")
         self.interval = interval
         self.begin = begin
         self.max_times = max_times
@@ -169,6 +201,7 @@ class DRHook(Hook):
         self.seed = seed
         self.blend_buffers = blend_buffers
         self.reset_optimizer_state = reset_optimizer_state
+        self.init_state_device = init_state_device
         self.train_dataset_cfg = train_dataset
         self.val_dataset_cfg = val_dataset
         self.batch_size = batch_size
@@ -179,22 +212,36 @@ class DRHook(Hook):
         self.history: List[dict] = []
         self.init_state: Optional[Dict[str, StateDict]] = None
         self._loaded: Optional[dict] = None
+        self._loaders: Dict[str, torch.utils.data.DataLoader] = {}
 
     # ------------------------------------------------------------------
     # schedule and state
     # ------------------------------------------------------------------
     def is_due(self, epoch: int) -> bool:
-        """Whether a diagnosis is due after the 0-based ``epoch``.
+        """Whether a diagnosis is due after ``epoch``.
 
         Args:
-            epoch (int): The epoch just trained, counted from 0.
+            epoch (int): The epoch just trained, counted from 1.
 
         Returns:
-            bool: True if D&R runs after this epoch.
+            bool: True if D&R runs after this epoch (unless already done).
         """
         return (len(self.history) < self.max_times and epoch >= self.begin
                 and (epoch - self.begin) % self.interval == 0
-                and all(r['epoch'] != epoch + 1 for r in self.history))
+                and all(r['epoch'] != epoch for r in self.history))
+
+    def planned_epochs(self, max_epochs: int) -> List[int]:
+        """The epochs after which diagnoses will run, from the start.
+
+        Args:
+            max_epochs (int): Epochs of the run.
+
+        Returns:
+            list[int]: 1-based epochs, at most ``max_times``; an epoch after
+            which no epoch trains is left out.
+        """
+        epochs = list(range(self.begin, max_epochs, self.interval))
+        return epochs[:self.max_times]
 
     @staticmethod
     def _model(runner):
@@ -211,7 +258,15 @@ class DRHook(Hook):
         if self.init_state is None:
             return
         checkpoint['dr_hook'] = dict(
-            init_state=self.init_state, history=copy.deepcopy(self.history))
+            version=STATE_VERSION,
+            init_state={
+                m: {
+                    k: v.cpu()
+                    for k, v in sd.items()
+                }
+                for m, sd in self.init_state.items()
+            },
+            history=copy.deepcopy(self.history))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep the loaded D&R state until it is known whether we resume.
@@ -230,17 +285,25 @@ class DRHook(Hook):
         Args:
             runner (Runner): The runner.
         """
+        if not isinstance(runner.train_loop, EpochBasedTrainLoop):
+            raise TypeError(
+                'DRHook diagnoses and re-learns between epochs; '
+                f'train_cfg builds a {type(runner.train_loop).__name__}. '
+                "Use train_cfg=dict(type='EpochBasedTrainLoop', ...).")
         model = self._model(runner)
         self._check_model(model)
-        self._build_dataloaders(runner, model)
+        self._build_dataloaders(runner)
 
-        loaded = self._loaded or {}
+        loaded, self._loaded = self._loaded or {}, None
         resumed = runner.epoch > 0 and loaded.get('epoch') == runner.epoch
+        device = None
+        if self.init_state_device == 'model':
+            device = next(model.parameters()).device
         if resumed and loaded.get('state') is not None:
             state = loaded['state']
             self.init_state = {
                 m: {
-                    k: v.to('cpu')
+                    k: v.to(device or 'cpu')
                     for k, v in sd.items()
                 }
                 for m, sd in state['init_state'].items()
@@ -256,7 +319,7 @@ class DRHook(Hook):
                     'theta_init is taken from the resumed weights.')
             self.init_state = {
                 m: {
-                    k: v.detach().clone().cpu()
+                    k: v.detach().clone().to(device or 'cpu')
                     for k, v in model.encoders[m].state_dict().items()
                 }
                 for m in self.modalities
@@ -266,7 +329,13 @@ class DRHook(Hook):
         for state in self.init_state.values():
             for tensor in state.values():
                 broadcast(tensor, 0)
-        self._loaded = None
+        planned = self.planned_epochs(runner.max_epochs)
+        done = [r['epoch'] for r in self.history]
+        runner.logger.info(
+            f'DRHook: diagnoses after epochs {planned} of '
+            f'{runner.max_epochs} (counted from 1; done: {done}), '
+            f'modalities {list(self.modalities)}, k={self.num_clusters}, '
+            f'k-means n_init={self.kmeans_n_init}, seed={self.seed}.')
 
     def _check_model(self, model) -> None:
         if not callable(getattr(model, 'extract_modality_features', None)) \
@@ -298,7 +367,8 @@ class DRHook(Hook):
         if val_cfg is None:
             raise ValueError(
                 'DRHook diagnoses on the validation split: the config has '
-                'no val_dataloader, so set DRHook(val_dataset=...).')
+                'no val_dataloader, so set DRHook(val_dataset=...) '
+                '(tools/train.py --no-validate does that for you).')
         train_cfg = self.train_dataset_cfg
         if train_cfg is None:
             train_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
@@ -312,7 +382,7 @@ class DRHook(Hook):
             train_cfg['test_mode'] = True
         return train_cfg, val_cfg, val_loader_cfg
 
-    def _build_dataloaders(self, runner, model) -> None:
+    def _build_dataloaders(self, runner) -> None:
         from mmengine.runner import Runner
         train_cfg, val_cfg, val_loader_cfg = self._dataset_cfgs(runner)
         val_set = DATASETS.build(copy.deepcopy(val_cfg))
@@ -340,10 +410,15 @@ class DRHook(Hook):
         self._loaders = {}
         for side, dataset in (('train', train_set), ('val', val_set)):
             self._loaders[side] = Runner.build_dataloader(
-                dict(
+                seed=self.seed,
+                dataloader=dict(
                     batch_size=batch_size,
                     num_workers=num_workers,
                     sampler=dict(type='DefaultSampler', shuffle=False),
+                    # Its own generator (seeded per diagnosis): the base
+                    # seed a loader draws when it starts does not come out
+                    # of the training stream.
+                    generator=torch.Generator(),
                     dataset=dataset))
 
     @staticmethod
@@ -352,13 +427,20 @@ class DRHook(Hook):
             return dataset.get_subset(indices)
         return Subset(dataset, indices)
 
-    def _extract(self, model, side: str) -> tuple:
-        """Features and labels of one side, in data set order, all ranks.
+    def _extract(self, model, side: str, epoch: int) -> tuple:
+        """Features and labels of one side, in data set order.
+
+        Args:
+            model (nn.Module): The unwrapped model.
+            side (str): ``'train'`` or ``'val'``.
+            epoch (int): The diagnosed epoch, which seeds the loader.
 
         Returns:
-            tuple: ``{modality: (N, D) array}`` and the (N, ) labels.
+            tuple: ``{modality: (N, D) array}`` and the (N, ) labels on the
+            main process; ``(None, None)`` on the others.
         """
         loader = self._loaders[side]
+        loader.generator.manual_seed(self.seed * 100003 + epoch)
         bar = ProgressBar(len(loader)) if (self.progress
                                            and is_main_process()) else None
         feats: Dict[str, list] = {m: [] for m in self.modalities}
@@ -367,28 +449,38 @@ class DRHook(Hook):
             batch_feats = model.extract_modality_features(
                 batch, self.modalities)
             for m, f in batch_feats.items():
-                feats[m].append(f.float().cpu().numpy())
+                feats[m].append(f.float())
             labels += [int(s.gt_labels.item) for s in batch['data_samples']]
             if bar is not None:
                 bar.update()
         if bar is not None:
             print()
         size = len(loader.dataset)
-        return ({
-            m: gather_in_sampler_order(np.concatenate(f), size)
+        device = next(model.parameters()).device
+        gathered = {
+            m: gather_in_sampler_order(torch.cat(f), size)
             for m, f in feats.items()
-        }, gather_in_sampler_order(np.array(labels), size))
+        }
+        gathered_labels = gather_in_sampler_order(
+            torch.tensor(labels, device=device), size)
+        if gathered_labels is None:
+            return None, None
+        return ({
+            m: f.cpu().numpy()
+            for m, f in gathered.items()
+        }, gathered_labels.cpu().numpy())
 
     # ------------------------------------------------------------------
     # diagnosing and re-learning
     # ------------------------------------------------------------------
-    def after_train_epoch(self, runner) -> None:
-        """Diagnose and re-learn if due after this epoch.
+    def before_train_epoch(self, runner) -> None:
+        """Diagnose and re-learn if due after the epoch just finished.
 
         Args:
-            runner (Runner): The runner.
+            runner (Runner): The runner; ``runner.epoch`` is the number of
+                epochs trained so far.
         """
-        if self.is_due(runner.epoch):
+        if runner.epoch > 0 and self.is_due(runner.epoch):
             self.diagnose_and_relearn(runner)
 
     def diagnose(self, features: dict, labels: dict) -> Dict[str, dict]:
@@ -427,56 +519,76 @@ class DRHook(Hook):
         return result
 
     def diagnose_and_relearn(self, runner) -> dict:
-        """Run one diagnosis and re-learning step on every rank.
+        """Diagnose the model as trained so far and re-learn, on every rank.
 
         Args:
-            runner (Runner): The runner.
+            runner (Runner): The runner; ``runner.epoch`` epochs are done.
 
         Returns:
             dict: The history record of this step.
         """
         model = self._model(runner)
-        start = time.perf_counter()
-        features, labels = {}, {}
-        for side in ('train', 'val'):
-            features[side], labels[side] = self._extract(model, side)
-        extracted = time.perf_counter()
-
-        # The main process diagnoses; its result (or its error) is shared so
-        # that no rank waits forever or blends differently.
-        message = [None]
-        if is_main_process():
-            try:
-                message = [('ok', self.diagnose(features, labels))]
-            except Exception as err:  # noqa: B902 - re-raised on all ranks
-                message = [('error', f'{type(err).__name__}: {err}')]
-        broadcast_object_list(message, 0)
-        status, payload = message[0]
-        if status == 'error':
-            raise RuntimeError(payload)
-        diagnosed = time.perf_counter()
-
-        for m, stats in payload.items():
-            self._relearn(runner, model.encoders[m], self.init_state[m],
-                          stats['strength'])
-        digests = self._check_identical_weights(model)
-        end = time.perf_counter()
+        epoch = runner.epoch
+        with preserved_random_state():
+            start = time.perf_counter()
+            self._sync_buffers(model)
+            features, labels = {}, {}
+            for side in ('train', 'val'):
+                features[side], labels[side] = self._extract(
+                    model, side, epoch)
+            extracted = time.perf_counter()
+            payload = self._diagnose_on_main(features, labels)
+            diagnosed = time.perf_counter()
+            for m, stats in payload.items():
+                self._relearn(runner, model.encoders[m], self.init_state[m],
+                              stats['strength'])
+            self._check_identical_weights(model)
+            end = time.perf_counter()
 
         record = dict(
             index=len(self.history) + 1,
-            epoch=runner.epoch + 1,
+            epoch=epoch,
             time_s=end - start,
             extract_s=extracted - start,
             cluster_s=diagnosed - extracted,
             relearn_s=end - diagnosed,
-            num_train_samples=int(len(labels['train'])),
-            num_val_samples=int(len(labels['val'])),
+            num_train_samples=len(self._loaders['train'].dataset),
+            num_val_samples=len(self._loaders['val'].dataset),
             world_size=get_world_size(),
-            modalities=payload,
-            weights_sha256=digests)
+            modalities=payload)
         self.history.append(record)
         self._report(runner, record)
         return record
+
+    def _sync_buffers(self, model) -> None:
+        """Give every rank the main process's encoder buffers."""
+        if get_world_size() == 1:
+            return
+        for m in self.modalities:
+            for buffer in model.encoders[m].buffers():
+                broadcast(buffer, 0)
+
+    def _diagnose_on_main(self, features: dict, labels: dict) -> dict:
+        """Diagnose on the main process and share the result (or error).
+
+        No rank waits forever or blends differently: an error on the main
+        process is raised on every rank.
+        """
+        message = [None]
+        error = None
+        if is_main_process():
+            try:
+                message = [('ok', self.diagnose(features, labels))]
+            except Exception as err:  # noqa: B902 - re-raised on all ranks
+                error = err
+                message = [('error', f'{type(err).__name__}: {err}')]
+        broadcast_object_list(message, 0)
+        status, payload = message[0]
+        if status == 'error':
+            if error is not None:
+                raise RuntimeError(payload) from error
+            raise RuntimeError(f'{payload} (raised on the main process)')
+        return payload
 
     def _relearn(self, runner, encoder: torch.nn.Module, init: StateDict,
                  strength: float) -> None:
@@ -491,29 +603,31 @@ class DRHook(Hook):
                 for param in encoder.parameters():
                     wrapper.optimizer.state.pop(param, None)
 
-    def _check_identical_weights(self, model) -> Dict[str, str]:
-        digests = {}
-        for m in self.modalities:
-            sha = hashlib.sha256()
-            # Parameters only: DDP keeps BatchNorm statistics per rank.
-            for name, tensor in model.encoders[m].named_parameters():
-                sha.update(name.encode())
-                sha.update(
-                    tensor.detach().cpu().contiguous().numpy().tobytes())
-            digests[m] = sha.hexdigest()
-        if get_world_size() > 1:
-            gathered = all_gather_object(digests)
-            if any(d != gathered[0] for d in gathered):
-                raise RuntimeError('DRHook: encoder weights differ between '
-                                   f'ranks after re-learning: {gathered}')
-        return digests
+    def _check_identical_weights(self, model) -> None:
+        """Compare the ranks' re-learned encoders by a fingerprint."""
+        if get_world_size() == 1:
+            return
+        fingerprints = {
+            m: tensors_fingerprint(model.encoders[m].state_dict().values())
+            for m in self.modalities
+        }
+        gathered = all_gather_object(fingerprints)
+        differ = [
+            m for m in self.modalities
+            if any(g[m] != fingerprints[m] for g in gathered)
+        ]
+        if differ:
+            raise RuntimeError(
+                'DRHook: the encoders of modalities '
+                f'{differ} differ between ranks after re-learning')
 
     def _report(self, runner, record: dict) -> None:
         lines = [
             f'D&R diagnosis {record["index"]}/{self.max_times} after epoch '
             f'{record["epoch"]} ({record["num_train_samples"]} train / '
             f'{record["num_val_samples"]} val samples, '
-            f'{record["time_s"]:.2f} s):'
+            f'{record["time_s"]:.2f} s); re-learned encoders train in '
+            f'epoch {record["epoch"] + 1}:'
         ]
         scalars = {}
         for m, stats in record['modalities'].items():

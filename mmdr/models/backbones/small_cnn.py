@@ -3,7 +3,7 @@ from typing import List, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, ModuleList, Sequential
 
 from mmdr.registry import MODELS
 
@@ -84,8 +84,10 @@ class SmallCNN(BaseModule):
             if pool > 1:
                 # ceil_mode keeps odd sizes (e.g. 257 bins) from losing a row.
                 layers.append(nn.MaxPool2d(pool, pool, ceil_mode=True))
-            stages.append(nn.Sequential(*layers))
-        self.stages = nn.ModuleList(stages)
+            stages.append(Sequential(*layers))
+        # mmengine's containers pass init_weights() on to the ConvModules
+        # (Kaiming conv, constant norm); torch's would stop it.
+        self.stages = ModuleList(stages)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Compute the last feature map.

@@ -3,10 +3,17 @@ from typing import List, Optional, Union
 
 import torch
 from mmengine.logging import MMLogger
-from mmengine.runner.checkpoint import _load_checkpoint, load_state_dict
+from mmengine.model.weight_init import PretrainedInit, update_init_info
+from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmdr.registry import MODELS
+from ..utils import match_pretrained_state_dict
 from .base_encoder import BaseEncoder
+
+
+def _is_pretrained(cfg: dict) -> bool:
+    """Whether an init config loads a checkpoint (as mmengine decides)."""
+    return cfg.get('type') in ('Pretrained', PretrainedInit)
 
 
 class PooledBackboneEncoder(BaseEncoder):
@@ -18,16 +25,29 @@ class PooledBackboneEncoder(BaseEncoder):
     and then averaged over the group.
 
     Pretrained weights: a ``Pretrained`` entry in this encoder's ``init_cfg``
-    is loaded into the backbone by mmdr itself, so it works for every
-    backbone, including mmaction2's 3D ResNets which ignore their own
-    ``init_cfg``. Use ``prefix='backbone.'`` for an mmaction2 recogniser
-    checkpoint. A checkpoint that matches none of the backbone's weights is an
-    error, not a warning.
+    is loaded into the backbone by mmdr itself, after the backbone's own
+    initialisation, so it works for every backbone, including mmaction2's 3D
+    ResNets which ignore their own ``init_cfg``. Use ``prefix='backbone.'``
+    for an mmaction2 recogniser checkpoint. Every shape is checked before
+    anything is loaded: a checkpoint that matches none of the backbone's
+    weights, or a tensor of another shape, is an error, not a warning; the
+    one exception is cross-modality initialisation (below). One log line
+    per checkpoint says how many tensors were loaded, which were adapted and
+    which the checkpoint lacks (those keep the backbone's initialisation).
+
+    Cross-modality initialisation (TSN): a checkpoint kernel that differs
+    from the backbone's only in input channels, e.g. an RGB ``conv1`` of
+    shape (64, 3, 7, 7) for a 1-channel spectrogram or a 2L-channel optical
+    flow backbone, is averaged over its input channels and the mean
+    replicated to the backbone's channels.
 
     Args:
         backbone (dict): Config of the backbone, e.g. ``dict(type='ResNet',
             depth=18)``; mmaction2's and mmdr's backbones can be named.
         feat_dim (int): Channels of the backbone's last feature map.
+        cross_modality_init (bool): Whether pretrained kernels that differ
+            only in input channels are adapted as above; if False they are
+            an error. Defaults to True.
         init_cfg (dict or list[dict], optional): Initialisation config.
     """
 
@@ -37,8 +57,10 @@ class PooledBackboneEncoder(BaseEncoder):
     def __init__(self,
                  backbone: dict,
                  feat_dim: int,
+                 cross_modality_init: bool = True,
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(feat_dim=feat_dim, init_cfg=init_cfg)
+        self.cross_modality_init = cross_modality_init
         self.backbone = MODELS.build(backbone)
 
     def fold(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,18 +98,35 @@ class PooledBackboneEncoder(BaseEncoder):
         return feats.view(num_samples, -1, feats.shape[-1]).mean(dim=1)
 
     def init_weights(self) -> None:
-        """Initialise the backbone, then load pretrained weights into it."""
+        """Initialise the backbone, then load pretrained weights into it.
+
+        As with every mmengine module, a second call only warns: the
+        checkpoint is not loaded again over weights that may have trained.
+        """
+        if self.is_init:
+            super().init_weights()  # mmengine's warning, nothing else
+            return
         init_cfgs = self.init_cfg or []
         if isinstance(init_cfgs, dict):
             init_cfgs = [init_cfgs]
-        pretrained = [c for c in init_cfgs if c.get('type') == 'Pretrained']
-        self.init_cfg = [
-            c for c in init_cfgs if c.get('type') != 'Pretrained'
-        ] or None
-        super().init_weights()
+        pretrained = [c for c in init_cfgs if _is_pretrained(c)]
+        # mmengine would load Pretrained entries into the encoder itself,
+        # where the keys lack the 'backbone.' level; keep them for below.
+        self.init_cfg = [c for c in init_cfgs if not _is_pretrained(c)] or None
+        try:
+            super().init_weights()
+        except Exception as err:
+            raise RuntimeError(
+                f'{type(self).__name__}: initialising its '
+                f'{type(self.backbone).__name__} backbone failed ({err}). '
+                'Backbones that load 2D weights themselves by default '
+                '(e.g. ResNetTSM, pretrained2d=True) need pretrained=<path> '
+                'or pretrained2d=False; for an mmaction2 checkpoint use the '
+                "encoder's init_cfg=dict(type='Pretrained', ...).") from err
+        finally:
+            self.init_cfg = init_cfgs or None
         for cfg in pretrained:
             self._load_pretrained(copy.deepcopy(cfg))
-        self.init_cfg = init_cfgs or None
 
     def _load_pretrained(self, cfg: dict) -> None:
         """Load a ``Pretrained`` init config into the backbone.
@@ -98,27 +137,37 @@ class PooledBackboneEncoder(BaseEncoder):
         """
         checkpoint = cfg['checkpoint']
         prefix = cfg.get('prefix')
-        logger = MMLogger.get_current_instance()
         ckpt = _load_checkpoint(
             checkpoint, map_location=cfg.get('map_location', 'cpu'))
-        ckpt_keys = sorted(ckpt.get('state_dict', ckpt))
         state_dict = ckpt.get('state_dict', ckpt)
+        ckpt_keys = sorted(state_dict)
         if prefix is not None:
             state_dict = {
                 k[len(prefix):]: v
                 for k, v in state_dict.items() if k.startswith(prefix)
             }
-        own_keys = set(self.backbone.state_dict())
-        matched = own_keys & set(state_dict)
-        if not matched:
+        own = self.backbone.state_dict()
+        if not set(own) & set(state_dict):
             raise ValueError(
                 f'The checkpoint {checkpoint} holds no weight of '
                 f'{type(self.backbone).__name__} under prefix {prefix!r}: '
                 f'its keys look like {ckpt_keys[:3]}, the backbone expects '
-                f'keys like {sorted(own_keys)[:3]}. Check init_cfg.prefix.')
-        load_state_dict(self.backbone, state_dict, strict=False, logger=logger)
-        logger.info(f'{type(self).__name__}: loaded {len(matched)}/'
-                    f'{len(own_keys)} backbone tensors from {checkpoint}')
+                f'keys like {sorted(own)[:3]}. Check init_cfg.prefix.')
+        source = (f'{type(self).__name__} ({type(self.backbone).__name__} '
+                  f'backbone) <- {checkpoint} (prefix {prefix!r})')
+        try:
+            to_load, report = match_pretrained_state_dict(
+                own, state_dict, cross_modality=self.cross_modality_init)
+        except ValueError as err:
+            raise ValueError(f'{source}: {err}') from None
+        # Every key and shape was checked above: nothing is left to refuse.
+        self.backbone.load_state_dict(to_load, strict=False)
+        if hasattr(self.backbone, '_params_init_info'):
+            # Inside a top-level init_weights(): record the source for
+            # mmengine's per-parameter initialisation log.
+            update_init_info(
+                self.backbone, init_info=f'Loaded from {checkpoint}')
+        MMLogger.get_current_instance().info(f'{source}: {report.summary()}')
 
 
 @MODELS.register_module()

@@ -2,6 +2,7 @@ from typing import Dict, Optional, Union
 
 import torch
 import torch.nn as nn
+from mmengine.model import ModuleDict
 
 from mmdr.registry import MODELS
 from .base_fusion import BaseFusion
@@ -33,7 +34,7 @@ class FiLMFusion(BaseFusion):
         self.condition = self._check_role('condition', condition)
         self.out_channels = out_channels
         self.film = nn.Linear(self.in_dims[self.condition], 2 * out_channels)
-        self.projections = nn.ModuleDict({
+        self.projections = ModuleDict({
             m: nn.Linear(d, out_channels)
             for m, d in self.in_dims.items() if m != self.condition
         })

@@ -2,6 +2,7 @@ from typing import Dict, Optional, Union
 
 import torch
 import torch.nn as nn
+from mmengine.model import ModuleDict
 
 from mmdr.registry import MODELS
 from .base_fusion import BaseFusion
@@ -27,7 +28,7 @@ class SumFusion(BaseFusion):
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(in_dims=in_dims, init_cfg=init_cfg)
         self.out_channels = out_channels
-        self.projections = nn.ModuleDict({
+        self.projections = ModuleDict({
             m: nn.Linear(d, out_channels)
             for m, d in self.in_dims.items()
         })

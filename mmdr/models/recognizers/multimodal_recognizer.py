@@ -1,8 +1,7 @@
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
-import torch.nn as nn
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, ModuleDict
 from mmengine.structures import BaseDataElement
 
 from mmdr.registry import MODELS
@@ -55,7 +54,10 @@ class MultiModalRecognizer(BaseModel):
                 })
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.encoders = nn.ModuleDict({
+        # mmengine's ModuleDict, not torch's: BaseModule.init_weights()
+        # recurses only into children that have init_weights, so the
+        # encoders (and their Pretrained init_cfg) would never initialise.
+        self.encoders = ModuleDict({
             m: MODELS.build(cfg)
             for m, cfg in encoders.items()
         })

@@ -1,26 +1,30 @@
-"""The D&R hook in real mmengine runs on small Multiple Features data."""
+"""The D&R hook in real mmengine runs on small Multiple Features data.
+
+Epochs are counted from 1 (mmengine's log and ``epoch_N.pth``): the
+diagnosis "after epoch E" runs when epoch E + 1 starts.
+"""
 import json
 import math
 import os
 import os.path as osp
-import socket
-import subprocess
-import sys
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO, mfeat_cfg_options
 from dr_test_hooks import (Interrupt, InterruptHook, PoisonEncoderHook,
                            WeightProbeHook, unwrap)
-from mmengine.config import Config, DictAction
-from mmengine.runner import Runner
+from mmengine.dataset import pseudo_collate
+from runs import build_runner, without_timings
 
+from mmdr.diagnosis import clustering_purity
 from mmdr.engine.hooks import DRHook
+from mmdr.registry import DATASETS, MODELS
 from mmdr.utils import register_all_modules
 
 register_all_modules()
 CONFIG = osp.join(REPO, 'configs/dr_mfeat.py')
-TESTS = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+BUFFERS = ('running_mean', 'running_var', 'num_batches_tracked')
 
 
 def options(data_root, epochs, **hook):
@@ -32,17 +36,9 @@ def options(data_root, epochs, **hook):
     return opts
 
 
-def build_runner(data_root, work_dir, epochs, name, extra=(), **hook):
-    cfg = Config.fromfile(CONFIG)
-    cfg.merge_from_dict({
-        k: DictAction._parse_iterable(v)
-        for k, v in (o.split('=', 1)
-                     for o in [*options(data_root, epochs, **hook), *extra])
-    })
-    cfg.custom_hooks[0]['progress'] = False
-    cfg.work_dir = str(work_dir)
-    cfg.experiment_name = name
-    return Runner.from_cfg(cfg)
+def runner_for(data_root, work_dir, epochs, extra=(), **hook):
+    return build_runner(CONFIG, work_dir,
+                        [*options(data_root, epochs, **hook), *extra])
 
 
 def dr_hook(runner):
@@ -53,13 +49,17 @@ def dr_hook(runner):
 def test_schedule_of_the_reference_code():
     hook = DRHook()  # H = 20, N = 3
     due = []
-    for epoch in range(90):
+    for epoch in range(1, 91):
         if hook.is_due(epoch):
             due.append(epoch)
-            hook.history.append(dict(epoch=epoch + 1))
-    assert due == [20, 40, 60]
+            hook.history.append(dict(epoch=epoch))
+    # The reference's 0-based epochs 20, 40, 60.
+    assert due == [21, 41, 61]
+    assert DRHook().planned_epochs(90) == [21, 41, 61]
     hook = DRHook(interval=5, begin=3, max_times=10)
-    assert [e for e in range(20) if hook.is_due(e)] == [3, 8, 13, 18]
+    assert [e for e in range(1, 21) if hook.is_due(e)] == [3, 8, 13, 18]
+    # No diagnosis after the last epoch: nothing would train the result.
+    assert hook.planned_epochs(18) == [3, 8, 13]
 
 
 @pytest.mark.parametrize('kwargs, name', [
@@ -67,15 +67,16 @@ def test_schedule_of_the_reference_code():
     (dict(begin=0), 'begin'),
     (dict(lam=-1), 'lam'),
     (dict(max_train_samples='train'), 'max_train_samples'),
+    (dict(init_state_device='cuda:0'), 'init_state_device'),
 ])
 def test_invalid_arguments(kwargs, name):
     with pytest.raises(ValueError, match=f'DRHook: {name}='):
         DRHook(**kwargs)
 
 
-def test_relearning_blends_encoders_toward_init(mfeat_root, tmp_path):
-    runner = build_runner(
-        mfeat_root, tmp_path, 3, 'dr_blend', interval=1, max_times=2)
+def test_relearning_follows_validation_in_the_reference_order(
+        mfeat_root, tmp_path):
+    runner = runner_for(mfeat_root, tmp_path, 4, interval=1, max_times=2)
     before, after = WeightProbeHook('before'), WeightProbeHook('after')
     runner.register_hook(before)
     runner.register_hook(after)
@@ -87,8 +88,8 @@ def test_relearning_blends_encoders_toward_init(mfeat_root, tmp_path):
         any(s['strength'] > 0 for s in r['modalities'].values())
         for r in hook.history)
     for record in hook.history:
-        # Diagnosed on the whole training split (84) and on validation (12),
-        # with max_train_samples='val': as many training samples as val.
+        # max_train_samples='val': as many training samples (of 84) as
+        # validation samples (12).
         assert record['num_train_samples'] == 12
         assert record['num_val_samples'] == 12
         for m, stats in record['modalities'].items():
@@ -99,66 +100,91 @@ def test_relearning_blends_encoders_toward_init(mfeat_root, tmp_path):
 
     init = hook.init_state
     for record in hook.history:
-        epoch = record['epoch'] - 1
+        epoch = record['epoch']
         old, new = before.states[epoch], after.states[epoch]
+        # Epoch E was validated and checkpointed as it was trained; the
+        # re-learned encoders are what epoch E + 1 starts from.
+        saved = torch.load(tmp_path / f'epoch_{epoch}.pth')['state_dict']
         for key in old:
-            modality = key.split('.')[1] if key.startswith(
-                'encoders.') else None
-            if modality is None:
+            assert torch.equal(before.validated[epoch][key], old[key]), key
+            assert torch.equal(saved[key], old[key]), key
+        for key in old:
+            if not key.startswith('encoders.'):
                 # Fusion and head are untouched.
                 assert torch.equal(old[key], new[key]), key
                 continue
-            name = key.split('.', 2)[2]
+            modality, name = key.split('.', 2)[1:]
             a = record['modalities'][modality]['strength']
-            buffers = ('running_mean', 'running_var', 'num_batches_tracked')
-            if name.endswith(buffers):
+            if name.endswith(BUFFERS):
                 assert torch.equal(old[key], new[key]), key  # buffers kept
             else:
                 expected = (1 - a) * old[key] + a * init[modality][name]
                 torch.testing.assert_close(new[key], expected)
 
-    # The history file and TensorBoard hold every diagnosis.
+    # The history file, TensorBoard and the log number epochs as mmengine.
     saved = json.load(open(tmp_path / 'dr_history.json'))
     assert saved == json.loads(json.dumps(hook.history))
-    scalars = [
-        json.loads(line) for line in open(
-            next((tmp_path / d / 'vis_data' / 'scalars.json'
-                  for d in os.listdir(tmp_path)
-                  if (tmp_path / d / 'vis_data').is_dir())))
+    (vis_dir, ) = [
+        tmp_path / d / 'vis_data' for d in os.listdir(tmp_path)
+        if (tmp_path / d / 'vis_data').is_dir()
     ]
+    scalars = [json.loads(line) for line in open(vis_dir / 'scalars.json')]
     strengths = [s for s in scalars if 'dr/fou/strength' in s]
     assert [s['step'] for s in strengths] == [2, 3]
-    # The epoch checkpoint holds theta_init and the history.
-    ckpt = torch.load(tmp_path / 'epoch_3.pth')
+    (log, ) = [
+        tmp_path / d / f'{d}.log' for d in os.listdir(tmp_path)
+        if (tmp_path / d).is_dir()
+    ]
+    text = log.read_text()
+    assert 'D&R diagnosis 1/2 after epoch 2 ' in text
+    assert 'diagnoses after epochs [2, 3] of 4' in text
+    # The last checkpoint holds theta_init and the history.
+    ckpt = torch.load(tmp_path / 'epoch_4.pth')
     assert ckpt['dr_hook']['history'] == hook.history
+    assert ckpt['dr_hook']['version'] == 2
     for m in init:
         for key, value in init[m].items():
             assert torch.equal(ckpt['dr_hook']['init_state'][m][key], value)
 
 
 def test_options_blend_buffers_and_reset_optimizer_state(mfeat_root, tmp_path):
-    runner = build_runner(
+    runner = runner_for(
         mfeat_root,
         tmp_path,
-        2,
-        'dr_options',
+        3,
         interval=1,
         max_times=1,
         blend_buffers=True,
         reset_optimizer_state=True,
         max_train_samples=None,
+        init_state_device='model',
         modalities=['kar'])
     before, after = WeightProbeHook('before'), WeightProbeHook('after')
     runner.register_hook(before)
     runner.register_hook(after)
+    removed = {}
+
+    class OptimizerStateProbe(WeightProbeHook):
+        priority = 'LOW'
+
+        def before_train_epoch(self, runner):
+            state = runner.optim_wrapper.optimizer.state
+            model = unwrap(runner.model)
+            removed[runner.epoch] = [
+                all(p not in state for p in model.encoders[m].parameters())
+                for m in ('kar', 'fou')
+            ]
+
+    runner.register_hook(OptimizerStateProbe('after'))
     runner.train()
     hook = dr_hook(runner)
     (record, ) = hook.history
+    assert record['epoch'] == 2
     assert record['num_train_samples'] == 84
     assert list(record['modalities']) == ['kar']
     a = record['modalities']['kar']['strength']
     assert a > 0
-    old, new = before.states[1], after.states[1]
+    old, new = before.states[2], after.states[2]
     key = 'encoders.kar.layers.0.running_mean'
     torch.testing.assert_close(
         new[key], (1 - a) * old[key] +
@@ -166,17 +192,13 @@ def test_options_blend_buffers_and_reset_optimizer_state(mfeat_root, tmp_path):
     for key in old:
         if key.startswith('encoders.fou.'):
             assert torch.equal(old[key], new[key]), key
-    # Adam's state of the re-learned encoder was dropped after epoch 2's
-    # re-learning, the other encoders' kept.
-    model = unwrap(runner.model)
-    state = runner.optim_wrapper.optimizer.state
-    assert all(p not in state for p in model.encoders['kar'].parameters())
-    assert all(p in state for p in model.encoders['fou'].parameters())
+    # Adam's state of the re-learned encoder was dropped by the re-learning,
+    # the other encoders' kept.
+    assert removed[2] == [True, False]
 
 
 def test_bad_set_ups_fail_before_training(mfeat_root, tmp_path):
-    runner = build_runner(
-        mfeat_root, tmp_path / 'a', 2, 'dr_bad_modality', modalities=['audio'])
+    runner = runner_for(mfeat_root, tmp_path / 'a', 2, modalities=['audio'])
     with pytest.raises(
             KeyError, match=r"modalities \['audio'\] are not encoders"):
         runner.train()
@@ -185,32 +207,43 @@ def test_bad_set_ups_fail_before_training(mfeat_root, tmp_path):
     small_val = tmp_path / 'small_val.txt'
     small_val.write_text(''.join(
         open(osp.join(mfeat_root, 'val.txt')).readlines()[:5]))
-    runner = build_runner(
+    runner = runner_for(
         mfeat_root,
         tmp_path / 'b',
         2,
-        'dr_small_val',
         extra=[f'val_dataloader.dataset.ann_file={small_val}'])
     with pytest.raises(
             ValueError, match='5 samples, fewer than the 10 classes'):
         runner.train()
 
-    runner = build_runner(mfeat_root, tmp_path / 'c', 2, 'dr_no_features')
+    runner = runner_for(mfeat_root, tmp_path / 'c', 2)
     runner.model.extract_modality_features = None
     with pytest.raises(TypeError, match='extract_modality_features'):
         runner.train()
 
+    # Re-learning happens between epochs: an iteration-based loop is
+    # refused before the first step.
+    runner = build_runner(
+        CONFIG,
+        tmp_path / 'd',
+        options(mfeat_root, 2),
+        train_cfg=dict(_delete_=True, type='IterBasedTrainLoop', max_iters=4))
+    with pytest.raises(TypeError, match='between epochs.*IterBasedTrainLoop'):
+        runner.train()
+    assert not list((tmp_path / 'd').glob('*.pth'))
+
 
 def test_non_finite_features_change_no_weight(mfeat_root, tmp_path):
-    runner = build_runner(
-        mfeat_root, tmp_path, 3, 'dr_nan', interval=1, max_times=2)
-    poison = PoisonEncoderHook('fou', epoch=1)
+    runner = runner_for(mfeat_root, tmp_path, 3, interval=1, max_times=2)
+    poison = PoisonEncoderHook('fou', epoch=2)
     runner.register_hook(poison)
     with pytest.raises(
             RuntimeError,
             match='non-finite values .* modality '
-            "'fou'; no weight was changed"):
+            "'fou'; no weight was changed") as err:
         runner.train()
+    # The error of the main process is chained, not flattened to text.
+    assert isinstance(err.value.__cause__, FloatingPointError)
     now = unwrap(runner.model).state_dict()
     for key, value in poison.before.items():
         assert torch.equal(value,
@@ -218,119 +251,122 @@ def test_non_finite_features_change_no_weight(mfeat_root, tmp_path):
                                          and torch.isnan(now[key]).all()), key
 
 
-def test_resumed_run_matches_an_uninterrupted_one(mfeat_root, tmp_path):
-    # No dropout, so a resumed run retraces the uninterrupted one exactly.
-    extra = [f'model.encoders.{v}.dropout=0.0' for v in ('fou', 'kar', 'mor')]
-    straight = build_runner(
+def _features(model, dataset):
+    """Pooled features of a data set, computed without the hook."""
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=7, shuffle=False, collate_fn=pseudo_collate)
+    feats, labels = {}, []
+    for batch in loader:
+        for m, f in model.extract_modality_features(batch).items():
+            feats.setdefault(m, []).append(f.numpy())
+        labels += [int(s.gt_labels.item) for s in batch['data_samples']]
+    return {m: np.concatenate(f) for m, f in feats.items()}, np.array(labels)
+
+
+def test_purities_equal_an_independent_computation(mfeat_root, tmp_path):
+    runner = runner_for(
         mfeat_root,
-        tmp_path / 'straight',
-        4,
-        'dr_straight',
-        extra=extra,
+        tmp_path,
+        3,
         interval=1,
-        max_times=2)
+        max_times=1,
+        max_train_samples=None)
+    runner.train()
+    (record, ) = dr_hook(runner).history
+    assert record['epoch'] == 2
+    # The diagnosis after epoch 2 saw the weights of epoch_2.pth; recompute
+    # it from the checkpoint, the data files and clustering_purity alone.
+    cfg = runner.cfg
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(torch.load(tmp_path / 'epoch_2.pth')['state_dict'])
+    val_cfg = cfg.val_dataloader.dataset
+    train_cfg = dict(
+        cfg.train_dataloader.dataset,
+        pipeline=val_cfg.pipeline,
+        test_mode=True)
+    sides = {
+        'train': _features(model, DATASETS.build(train_cfg)),
+        'val': _features(model, DATASETS.build(val_cfg))
+    }
+    assert len(sides['train'][1]) == record['num_train_samples'] == 84
+    for m, stats in record['modalities'].items():
+        for side, (feats, labels) in sides.items():
+            assert stats[f'{side}_purity'] == clustering_purity(
+                feats[m], labels, num_clusters=10, seed=0,
+                n_init=10), (m, side)
+
+
+def test_val_interval_does_not_move_relearning(mfeat_root, tmp_path):
+    runner = runner_for(
+        mfeat_root,
+        tmp_path,
+        4,
+        extra=['train_cfg.val_interval=3'],
+        interval=1,
+        begin=1,
+        max_times=3)
+    probe = WeightProbeHook('before')
+    runner.register_hook(probe)
+    runner.train()
+    # Validated after epochs 3 and 4 (the last) only; diagnosed after
+    # 1, 2 and 3 all the same.
+    assert sorted(probe.validated) == [3, 4]
+    assert [r['epoch'] for r in dr_hook(runner).history] == [1, 2, 3]
+
+
+@pytest.mark.parametrize('where', ['after_val', 'mid_epoch'])
+def test_interrupted_run_applies_every_relearning_once(mfeat_root, tmp_path,
+                                                       where):
+    # Dropout (0.1) and BatchNorm on, as dr_mfeat.py ships.
+    straight = runner_for(
+        mfeat_root, tmp_path / 'straight', 4, interval=1, max_times=2)
     straight.train()
     reference = dr_hook(straight).history
     assert [r['epoch'] for r in reference] == [2, 3]
 
     work = tmp_path / 'interrupted'
-    first = build_runner(
-        mfeat_root, work, 4, 'dr_first', extra=extra, interval=1, max_times=2)
-    first.register_hook(InterruptHook(after_epoch=2))
+    first = runner_for(mfeat_root, work, 4, interval=1, max_times=2)
+    # 'after_val': epoch 2 was trained, saved and validated, its D&R step
+    # has not run; 'mid_epoch': it ran when epoch 3 started, which is lost.
+    stop_epoch = 2 if where == 'after_val' else 3
+    first.register_hook(InterruptHook(stop_epoch, where))
     with pytest.raises(Interrupt):
-        first.train()  # after the first re-learning (epoch 2) was saved
+        first.train()
     init = dr_hook(first).init_state
+    assert [r['epoch'] for r in dr_hook(first).history
+            ] == ([] if where == 'after_val' else [2])
+    assert not (work / 'epoch_3.pth').exists()
 
-    resumed = build_runner(
-        mfeat_root,
-        work,
-        4,
-        'dr_resumed',
-        extra=[*extra, 'resume=True'],
-        interval=1,
-        max_times=2)
+    resumed = runner_for(
+        mfeat_root, work, 4, extra=['resume=True'], interval=1, max_times=2)
     resumed.train()
     hook = dr_hook(resumed)
     # theta_init came from the checkpoint, not from the resumed weights.
     for m in init:
         for k in init[m]:
             assert torch.equal(hook.init_state[m][k], init[m][k])
-    assert [r['epoch'] for r in hook.history] == [2, 3]  # not re-done
-    for got, want in zip(hook.history, reference):
-        assert got['weights_sha256'] == want['weights_sha256']
-        for m in want['modalities']:
-            for key, value in want['modalities'][m].items():
-                assert got['modalities'][m][key] == pytest.approx(value)
+    assert without_timings(hook.history) == without_timings(reference)
+    final = torch.load(work / 'epoch_4.pth')['state_dict']
+    want = torch.load(tmp_path / 'straight' / 'epoch_4.pth')['state_dict']
+    assert final.keys() == want.keys()
+    for key in want:
+        assert torch.equal(final[key], want[key]), key
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def _train(work, opts, nproc, config=CONFIG):
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS='1',
-        PYTHONPATH=os.pathsep.join(
-            [REPO, TESTS, os.environ.get('PYTHONPATH', '')]))
-    launcher = [sys.executable]
-    if nproc > 1:
-        launcher += [
-            '-m', 'torch.distributed.run', f'--nproc_per_node={nproc}',
-            f'--master_port={_free_port()}'
-        ]
-    cmd = [
-        *launcher,
-        osp.join(REPO, 'tools/train.py'),
-        str(config), '--work-dir',
-        str(work), '--cfg-options', *opts
-    ]
-    if nproc > 1:
-        cmd.insert(cmd.index('--work-dir'), '--launcher')
-        cmd.insert(cmd.index('--work-dir'), 'pytorch')
-    result = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=REPO, env=env)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    return json.load(open(work / 'dr_history.json'))
-
-
-def test_two_ranks_diagnose_like_one_process(mfeat_root, tmp_path):
-    # With lr = 0 and no batch statistics the weights stay at their (seeded)
-    # initialisation, so one and two processes hold the same model and must
-    # diagnose identically; 41 training samples leave one rank a padded one.
-    frozen = [
-        *options(mfeat_root, 2, interval=1, max_times=1, max_train_samples=41),
-        'optim_wrapper.optimizer.lr=0.0', *[
-            f'model.encoders.{v}.input_norm=False'
-            for v in ('fou', 'kar', 'mor')
-        ]
-    ]
-    one = _train(tmp_path / 'one', frozen, 1)
-    two = _train(tmp_path / 'two', frozen, 2)
-    assert two[0]['world_size'] == 2 and one[0]['world_size'] == 1
-    assert two[0]['num_train_samples'] == one[0]['num_train_samples'] == 41
-    assert two[0]['modalities'] == one[0]['modalities']
-
-
-def test_two_ranks_end_with_bit_identical_encoders(mfeat_root, tmp_path):
-    work = tmp_path / 'dist'
-    config = tmp_path / 'dr_dump.py'
-    config.write_text(
-        f'_base_ = [{CONFIG!r}]\n'
-        "custom_imports = dict(imports=['dr_test_hooks'], "
-        'allow_failed_imports=False)\n'
-        "custom_hooks = [dict(type='DRHook', interval=1, max_times=2, "
-        "max_train_samples='val'), dict(type='RankWeightDumpHook')]\n")
-    history = _train(work, options(mfeat_root, 3), 2, config)
-    assert [r['epoch'] for r in history] == [2, 3]
-    assert all(r['world_size'] == 2 for r in history)
-    assert any(s['strength'] > 0 for r in history
-               for s in r['modalities'].values())
-    for epoch in (2, 3):
-        rank0 = torch.load(work / f'rank0_epoch{epoch}.pth')
-        rank1 = torch.load(work / f'rank1_epoch{epoch}.pth')
-        assert rank0.keys() == rank1.keys()
-        for key in rank0:
-            assert torch.equal(rank0[key], rank1[key]), key
+def test_load_from_starts_a_fresh_history(mfeat_root, tmp_path):
+    first = runner_for(mfeat_root, tmp_path / 'a', 3, interval=1, max_times=1)
+    first.train()
+    weights = torch.load(tmp_path / 'a' / 'epoch_3.pth')['state_dict']
+    second = runner_for(
+        mfeat_root,
+        tmp_path / 'b',
+        3,
+        extra=[f'load_from={tmp_path / "a" / "epoch_3.pth"}'],
+        interval=1,
+        max_times=1)
+    second.train()
+    hook = dr_hook(second)
+    assert [r['epoch'] for r in hook.history] == [2]
+    for m, state in hook.init_state.items():
+        for key, value in state.items():
+            assert torch.equal(value, weights[f'encoders.{m}.{key}']), key

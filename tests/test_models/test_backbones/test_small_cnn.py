@@ -58,6 +58,31 @@ def test_gradients_reach_every_layer():
     assert all(p.grad is not None for p in model.parameters())
 
 
+def test_init_weights_reaches_every_conv_module():
+    torch.manual_seed(0)
+    model = SmallCNN(channels=(8, 16), num_convs=2)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.fill_(5.0)
+    model.init_weights()
+    # ConvModule.init_weights: Kaiming conv, BatchNorm weight 1 and bias 0.
+    for name, param in model.named_parameters():
+        assert not (param == 5.0).any(), name
+        if '.bn.' in name:
+            assert (param == float(name.endswith('weight'))).all(), name
+
+
+def test_state_dict_keys_are_those_of_torch_containers():
+    """mmengine's ModuleList and Sequential add no level to the keys, so
+    checkpoints written before they replaced torch's still load."""
+    model = SmallCNN(channels=(8, 16), pools=(2, 1))
+    assert list(model.state_dict()) == [
+        f'stages.{stage}.0.{key}' for stage in (0, 1)
+        for key in ('conv.weight', 'bn.weight', 'bn.bias', 'bn.running_mean',
+                    'bn.running_var', 'bn.num_batches_tracked')
+    ]
+
+
 def test_invalid_arguments():
     with pytest.raises(ValueError, match='same length'):
         SmallCNN(channels=(8, 16), strides=(1, ))

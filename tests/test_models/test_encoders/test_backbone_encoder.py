@@ -3,6 +3,7 @@
 Inputs are tiny (32x32, a few frames) so that ResNet-18s run in milliseconds
 on a CPU.
 """
+import logging
 import pickletools
 import zipfile
 from collections import OrderedDict
@@ -10,6 +11,10 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+from mmengine.logging import MMLogger
+from pretrained_checkpoint import (backbone_items, channel_mean,
+                                   pretrained_backbone,
+                                   write_mmaction_checkpoint)
 
 from mmdr.registry import MODELS
 from mmdr.utils import register_all_modules
@@ -227,47 +232,6 @@ def test_invalid_feat_dim_value(feat_dim):
 
 
 # ------------------------------------------------------- pretrained loading
-def _randomise(module, seed):
-    """Give every parameter and float buffer random, distinct values."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, tensor in module.state_dict().items():
-            if tensor.is_floating_point():
-                values = torch.rand(tensor.shape, generator=gen) + 0.5
-                tensor.copy_(values)
-            else:
-                tensor.fill_(seed + 7)
-    return module
-
-
-def _write_mmaction_checkpoint(path, backbone_cfg, seed=123):
-    """An mmaction2-style recogniser checkpoint saved with torch.save."""
-    torch.manual_seed(seed)
-    source = _randomise(MODELS.build(backbone_cfg), seed)
-    state_dict = OrderedDict(
-        ('backbone.' + k, v.clone()) for k, v in source.state_dict().items())
-    state_dict['cls_head.fc_cls.weight'] = torch.randn(7, 4)
-    state_dict['cls_head.fc_cls.bias'] = torch.randn(7)
-    torch.save(
-        {
-            'meta': {
-                'epoch': 3,
-                'seed': np.int64(0),
-                'mmengine_version': '0.10.7',
-                'hist': np.array([1.0, 2.0])
-            },
-            'state_dict': state_dict
-        }, str(path))
-    return state_dict
-
-
-def _backbone_items(state_dict):
-    return {
-        k[len('backbone.'):]: v
-        for k, v in state_dict.items() if k.startswith('backbone.')
-    }
-
-
 def _pickled_globals(path):
     """The ``module.name`` globals that a torch.save zip file references."""
     with zipfile.ZipFile(str(path)) as archive:
@@ -282,7 +246,7 @@ def _pickled_globals(path):
 
 def test_checkpoint_needs_no_weights_only_false(tmp_path):
     path = tmp_path / 'ckpt.pth'
-    saved = _write_mmaction_checkpoint(path, RESNET18)
+    saved = write_mmaction_checkpoint(path, RESNET18)
     # The file really references numpy globals, which torch's default
     # allow-list lacks (so mmdr's registration is what makes it load) ...
     referenced = _pickled_globals(path)
@@ -306,7 +270,7 @@ def test_checkpoint_needs_no_weights_only_false(tmp_path):
 def test_pretrained_init_cfg_loads_backbone(tmp_path, encoder_type, backbone,
                                             feat_dim, shape):
     path = tmp_path / 'recognizer.pth'
-    expected = _backbone_items(_write_mmaction_checkpoint(path, backbone))
+    expected = backbone_items(write_mmaction_checkpoint(path, backbone))
     init_cfg = dict(
         type='Pretrained', checkpoint=str(path), prefix='backbone.')
 
@@ -338,7 +302,7 @@ def test_pretrained_init_cfg_loads_backbone(tmp_path, encoder_type, backbone,
 def test_pretrained_without_prefix_loads_backbone_state_dict(tmp_path):
     """A checkpoint that is a bare backbone state dict needs no prefix."""
     path = tmp_path / 'backbone.pth'
-    source = _randomise(MODELS.build(AUDIO_RESNET18), 5)
+    source = pretrained_backbone(AUDIO_RESNET18, 5)
     torch.save({'state_dict': source.state_dict()}, str(path))
     encoder = MODELS.build(
         dict(
@@ -353,7 +317,7 @@ def test_pretrained_without_prefix_loads_backbone_state_dict(tmp_path):
 
 def test_pretrained_wrong_prefix_is_an_error(tmp_path):
     path = tmp_path / 'recognizer.pth'
-    _write_mmaction_checkpoint(path, RESNET18)
+    write_mmaction_checkpoint(path, RESNET18)
     encoder = MODELS.build(
         dict(
             type='FrameEncoder',
@@ -389,3 +353,174 @@ def test_pretrained_without_matching_key_is_an_error(tmp_path):
     assert 'encoder.proj.bias' in msg
     assert 'conv1.bn.bias' in msg
     assert 'init_cfg.prefix' in msg
+
+
+# --------------------------------------------- cross-modality initialisation
+@pytest.fixture
+def mm_log():
+    """Messages that mmengine's current logger emits during a test."""
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = logging.Handler(level=logging.DEBUG)
+    handler.emit = records.append
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+@pytest.fixture(scope='module')
+def rgb_checkpoint(tmp_path_factory):
+    """An mmaction2 TSN-R18 style checkpoint with an RGB (3-channel) conv1."""
+    path = tmp_path_factory.mktemp('rgb') / 'tsn_r18_rgb.pth'
+    return str(path), backbone_items(write_mmaction_checkpoint(path))
+
+
+def _pretrained_encoder(encoder_type, in_channels, checkpoint, **kwargs):
+    torch.manual_seed(0)
+    return MODELS.build(
+        dict(
+            type=encoder_type,
+            backbone=dict(
+                type='ResNet',
+                depth=18,
+                in_channels=in_channels,
+                pretrained=None),
+            feat_dim=512,
+            init_cfg=dict(
+                type='Pretrained', checkpoint=checkpoint, prefix='backbone.'),
+            **kwargs))
+
+
+@pytest.mark.parametrize(
+    'encoder_type,in_channels,shape', [('SpectrogramEncoder', 1, (1, 32, 24)),
+                                       ('FrameEncoder', 10, (1, 10, 32, 32))],
+    ids=['rgb_to_spectrogram', 'rgb_to_flow_L5'])
+def test_cross_modality_init_adapts_rgb_conv1(rgb_checkpoint, mm_log,
+                                              encoder_type, in_channels,
+                                              shape):
+    path, expected = rgb_checkpoint
+    encoder = _pretrained_encoder(encoder_type, in_channels, path)
+    encoder.init_weights()
+    loaded = encoder.backbone.state_dict()
+    assert set(loaded) == set(expected)
+    for key, value in expected.items():
+        if key == 'conv1.conv.weight':
+            assert loaded[key].shape == (64, in_channels, 7, 7)
+            # TSN: the channel mean, replicated, not rescaled.
+            assert torch.equal(loaded[key], channel_mean(value, in_channels))
+        else:
+            assert torch.equal(loaded[key], value), key
+    with torch.no_grad():
+        assert torch.isfinite(encoder.eval()(torch.randn(*shape))).all()
+
+    (line, ) = [r.getMessage() for r in mm_log if '<-' in r.getMessage()]
+    assert line.startswith(f'{encoder_type} (ResNet backbone) <- {path} '
+                           "(prefix 'backbone.'): ")
+    assert f'loaded {len(expected)}/{len(expected)} tensors' in line
+    assert (f'adapted 1 (conv1.conv.weight (64, 3, 7, 7) -> '
+            f'(64, {in_channels}, 7, 7))') in line
+    assert 'missing in the checkpoint: none' in line
+
+
+def _assert_nothing_loaded(encoder, expected):
+    own = encoder.backbone.state_dict()
+    assert not any(
+        torch.equal(own[k], v) for k, v in expected.items()
+        if v.is_floating_point() and v.shape == own[k].shape)
+
+
+def test_cross_modality_init_off_is_an_error(rgb_checkpoint):
+    path, expected = rgb_checkpoint
+    encoder = _pretrained_encoder(
+        'SpectrogramEncoder', 1, path, cross_modality_init=False)
+    with pytest.raises(ValueError) as err:
+        encoder.init_weights()
+    msg = str(err.value)
+    assert msg.startswith(f'SpectrogramEncoder (ResNet backbone) <- {path}')
+    assert ('conv1.conv.weight: checkpoint (64, 3, 7, 7), backbone '
+            '(64, 1, 7, 7)') in msg
+    assert 'cross_modality_init=True' in msg
+    _assert_nothing_loaded(encoder, expected)
+
+
+def test_other_shape_mismatch_is_an_error_before_loading(
+        tmp_path, rgb_checkpoint):
+    """Only input channels are adapted; anything else names the tensor."""
+    _, expected = rgb_checkpoint
+    path = tmp_path / 'wider_bn.pth'
+    state_dict = {'backbone.' + k: v for k, v in expected.items()}
+    state_dict['backbone.layer1.0.conv1.bn.weight'] = torch.ones(32)
+    torch.save({'state_dict': state_dict}, str(path))
+    encoder = _pretrained_encoder('FrameEncoder', 3, str(path))
+    with pytest.raises(ValueError) as err:
+        encoder.init_weights()
+    msg = str(err.value)
+    assert f'FrameEncoder (ResNet backbone) <- {path}' in msg
+    assert ('layer1.0.conv1.bn.weight: checkpoint (32,), backbone (64,)'
+            in msg)
+    assert 'cross_modality_init' not in msg  # no misleading hint
+    _assert_nothing_loaded(encoder, expected)
+
+
+def test_tensors_the_checkpoint_lacks_keep_their_init(tmp_path, mm_log,
+                                                      rgb_checkpoint):
+    _, expected = rgb_checkpoint
+    lacking = sorted(k for k in expected if k.startswith('layer4.'))
+    path = tmp_path / 'partial.pth'
+    torch.save(
+        {
+            'state_dict': {
+                'backbone.' + k: v
+                for k, v in expected.items() if k not in lacking
+            }
+        }, str(path))
+    # The same encoder without a checkpoint, from the same seed.
+    fresh = _build('FrameEncoder', RESNET18, 512).backbone.state_dict()
+    encoder = _pretrained_encoder('FrameEncoder', 3, str(path))
+    encoder.init_weights()
+    loaded = encoder.backbone.state_dict()
+    # The backbone's own initialisation ran before the load.
+    for key in lacking:
+        assert torch.equal(loaded[key], fresh[key]), key
+    assert torch.equal(loaded['layer3.1.conv2.conv.weight'],
+                       expected['layer3.1.conv2.conv.weight'])
+    (line, ) = [r.getMessage() for r in mm_log if '<-' in r.getMessage()]
+    num_loaded = len(expected) - len(lacking)
+    assert f'loaded {num_loaded}/{len(expected)} tensors; adapted 0;' in line
+    # Long lists are cut after 10 names.
+    assert ('missing in the checkpoint: ' +
+            ', '.join([k for k in expected if k in lacking][:10]) +
+            f' ... (+{len(lacking) - 10} more)') in line
+
+
+def test_second_init_weights_warns_and_loads_nothing(rgb_checkpoint, mm_log):
+    path, expected = rgb_checkpoint
+    encoder = _pretrained_encoder('SpectrogramEncoder', 1, path)
+    encoder.init_weights()
+    assert encoder.is_init
+    # As if trained since: a second call must not reset the weights.
+    with torch.no_grad():
+        encoder.backbone.layer1[0].conv1.conv.weight.add_(1.0)
+    trained = {k: v.clone() for k, v in encoder.state_dict().items()}
+    mm_log.clear()
+    encoder.init_weights()
+    for key, value in encoder.state_dict().items():
+        assert torch.equal(value, trained[key]), key
+    messages = [r.getMessage() for r in mm_log]
+    assert any('has been called more than once' in m for m in messages)
+    assert not any('<-' in m for m in messages)
+
+
+def test_backbone_that_cannot_initialise_names_the_fix():
+    # mmaction2's ResNetTSM loads 2D weights by default (pretrained2d=True)
+    # and fails obscurely without a path; the encoder says what to set.
+    encoder = MODELS.build(
+        dict(
+            type='FrameEncoder',
+            feat_dim=512,
+            backbone=dict(
+                type='ResNetTSM', depth=18, num_segments=2, pretrained=None)))
+    with pytest.raises(RuntimeError, match='pretrained2d=False') as err:
+        encoder.init_weights()
+    assert 'FrameEncoder: initialising its ResNetTSM backbone' in str(
+        err.value)

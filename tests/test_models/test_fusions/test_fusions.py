@@ -222,3 +222,25 @@ def test_three_modalities_shapes_and_gradients(cfg, out_dim):
         assert f.grad is not None and f.grad.abs().sum() > 0, m
     for p in fusion.parameters():
         assert isinstance(p, nn.Parameter) and p.grad is not None
+
+
+@pytest.mark.parametrize('fusion_type,expected', [
+    ('SumFusion', ['projections.audio', 'projections.visual']),
+    ('GatedFusion', ['projections.audio', 'projections.visual']),
+    ('FiLMFusion', ['film', 'projections.visual']),
+])
+def test_projection_keys_and_init_cfg(fusion_type, expected):
+    """mmengine's ModuleDict keeps torch's state dict keys, and an init_cfg
+    on the fusion reaches the projections."""
+    fusion = MODELS.build(
+        dict(
+            type=fusion_type,
+            in_dims=IN_DIMS,
+            out_channels=4,
+            init_cfg=dict(type='Constant', layer='Linear', val=0.5, bias=0)))
+    assert list(fusion.state_dict()) == [
+        f'{prefix}.{p}' for prefix in expected for p in ('weight', 'bias')
+    ]
+    fusion.init_weights()
+    for name, param in fusion.named_parameters():
+        assert (param == (0.5 if name.endswith('weight') else 0)).all(), name

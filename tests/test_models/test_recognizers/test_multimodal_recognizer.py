@@ -4,11 +4,15 @@ Three modalities: a feature vector ('tab', MLP), frames ('visual', 2D
 ResNet-18 per frame) and a spectrogram ('audio', 1-channel ResNet-18).
 """
 import copy
+import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 from mmaction.structures import ActionDataSample
+from mmcv.cnn import ConvModule
+from pretrained_checkpoint import (backbone_items, channel_mean,
+                                   write_mmaction_checkpoint)
 
 from mmdr.models.recognizers import MultiModalRecognizer
 from mmdr.registry import MODELS
@@ -297,3 +301,103 @@ def test_fusion_swapped_by_config(fusion, out_dim):
     assert fused.shape == (N, out_dim)
     assert logits.shape == (N, NUM_CLASSES)
     torch.testing.assert_close(logits, model.cls_head(fused))
+
+
+# ------------------------------------------------------------ init_weights
+# The top-level call, as the Runner makes it, must reach every encoder,
+# backbone and conv block, and load Pretrained encoders.
+SENTINEL = 123.0
+
+
+def _model_cfg(checkpoint=None):
+    audio = dict(
+        type='SpectrogramEncoder',
+        backbone=dict(type='ResNet', depth=18, in_channels=1, pretrained=None),
+        feat_dim=512)
+    if checkpoint is not None:
+        audio['init_cfg'] = dict(
+            type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
+    return dict(
+        type='MultiModalRecognizer',
+        encoders=dict(
+            audio=audio,
+            visual=dict(
+                type='FrameEncoder',
+                feat_dim=64,
+                backbone=dict(type='SmallCNN', channels=(32, 64),
+                              num_convs=2)),
+            tab=dict(type='MLPEncoder', in_channels=6, hidden_channels=(8, ))),
+        fusion=dict(type='SumFusion', out_channels=16),
+        cls_head=dict(type='LinearClsHead', num_classes=4))
+
+
+def _build_poisoned(cfg):
+    """Build a model and set every parameter to a value no init produces."""
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.fill_(SENTINEL)
+    return model
+
+
+def _untouched(module):
+    return [
+        name for name, param in module.named_parameters()
+        if (param == SENTINEL).any()
+    ]
+
+
+def test_top_level_call_loads_the_pretrained_encoder(tmp_path):
+    path = tmp_path / 'tsn_r18_rgb.pth'
+    expected = backbone_items(write_mmaction_checkpoint(path))
+    model = _build_poisoned(_model_cfg(str(path)))
+
+    model.init_weights()
+
+    loaded = model.encoders['audio'].backbone.state_dict()
+    assert set(loaded) == set(expected)
+    for key, value in expected.items():
+        if key == 'conv1.conv.weight':  # RGB -> 1 channel
+            value = channel_mean(value, 1)
+        assert torch.equal(loaded[key], value), key
+
+
+def test_top_level_call_runs_every_own_initialisation():
+    model = _build_poisoned(_model_cfg())
+
+    model.init_weights()
+
+    # mmaction2's ResNet: Kaiming convolutions, BatchNorm weight 1, bias 0.
+    resnet = model.encoders['audio'].backbone
+    assert _untouched(resnet) == []
+    for name, module in resnet.named_modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            assert torch.equal(module.weight, torch.ones_like(module.weight))
+            assert torch.equal(module.bias, torch.zeros_like(module.bias))
+
+    # SmallCNN's ConvModules (inside mmengine Sequential / ModuleList).
+    small_cnn = model.encoders['visual'].backbone
+    assert _untouched(small_cnn) == []
+    blocks = [m for m in small_cnn.modules() if isinstance(m, ConvModule)]
+    assert len(blocks) == 4
+    for block in blocks:
+        assert block.conv.bias is None  # 'auto': no bias before a norm
+        assert torch.equal(block.norm.weight,
+                           torch.ones_like(block.norm.weight))
+        assert torch.equal(block.norm.bias, torch.zeros_like(block.norm.bias))
+    # ConvModule's kaiming_init: normal, fan_out, std sqrt(2 / fan_out); torch
+    # would draw U(+-1 / sqrt(fan_in)), std 0.58 / sqrt(fan_in).
+    weight = blocks[-1].conv.weight  # (64, 64, 3, 3)
+    assert weight.std().item() == pytest.approx(
+        math.sqrt(2 / (64 * 9)), rel=0.05)
+
+    # The head's Normal(std=0.01) init_cfg.
+    fc = model.cls_head.fc_cls
+    assert _untouched(model.cls_head) == []
+    assert torch.equal(fc.bias, torch.zeros_like(fc.bias))
+    assert fc.weight.std().item() == pytest.approx(0.01, rel=0.3)
+    # Plain torch layers without an init of their own (MLP, fusion) keep
+    # what they were given: mmdr sets no init for them.
+    assert _untouched(model.encoders['tab'])
+    assert _untouched(model.fusion)

@@ -1,0 +1,79 @@
+"""Every shipped config, interrupted and resumed, is bit-identical on the CPU
+to the same run uninterrupted: the same D&R history, the same final weights.
+
+Each run is short (4 epochs; D&R configs diagnose after epochs 2 and 3) and
+is interrupted twice: after epoch 2's validation, before the D&R step that
+follows it, and during epoch 3, after that D&R step. Dropout (Multiple
+Features configs), BatchNorm (every encoder), shuffling and a random
+augmentation (a random horizontal flip added to AV-Digits' training
+pipeline) all draw random numbers.
+"""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from conftest import REPO, data_root_cfg_options
+from dr_test_hooks import Interrupt, InterruptHook
+from mmengine.config import Config
+from runs import build_runner, read_history_or_none, without_timings
+
+from mmdr.utils import register_all_modules
+
+register_all_modules()
+CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
+EPOCHS = 4
+
+
+def _run(config, work, data_root, interrupt=None, resume=False):
+    options = [
+        *data_root_cfg_options(data_root), f'train_cfg.max_epochs={EPOCHS}',
+        f'param_scheduler.0.T_max={EPOCHS}', f'resume={resume}'
+    ]
+    cfg = Config.fromfile(config)
+    overrides = {}
+    hooks = cfg.get('custom_hooks') or []
+    if hooks:
+        for hook in hooks:
+            if hook['type'] == 'DRHook':
+                hook.update(interval=1, max_times=2)
+        overrides['custom_hooks'] = hooks
+    if cfg.train_dataloader.dataset.type == 'AVDigitsDataset':
+        pipeline = list(cfg.train_dataloader.dataset.pipeline)
+        # After loading the PNG: mmcv's RandomFlip draws from numpy.
+        pipeline.insert(1, dict(type='RandomFlip', prob=0.5))
+        overrides['train_dataloader'] = dict(dataset=dict(pipeline=pipeline))
+    runner = build_runner(config, work, options, **overrides)
+    if interrupt is not None:
+        runner.register_hook(InterruptHook(*interrupt))
+        with pytest.raises(Interrupt):
+            runner.train()
+    else:
+        runner.train()
+    return runner
+
+
+@pytest.mark.parametrize('config', CONFIGS, ids=osp.basename)
+def test_interrupted_and_resumed_run_is_bit_identical(config, mfeat_root,
+                                                      avdigits_root, tmp_path):
+    data_root = avdigits_root if 'avdigits' in config else mfeat_root
+    _run(config, tmp_path / 'straight', data_root)
+    work = tmp_path / 'interrupted'
+    _run(config, work, data_root, interrupt=(2, 'after_val'))
+    _run(config, work, data_root, interrupt=(3, 'mid_epoch'), resume=True)
+    assert not (work / 'epoch_3.pth').exists()
+    _run(config, work, data_root, resume=True)
+
+    want = read_history_or_none(tmp_path / 'straight')
+    got = read_history_or_none(work)
+    if osp.basename(config).startswith('dr_'):
+        assert [r['epoch'] for r in want] == [2, 3]
+        assert without_timings(got) == without_timings(want)
+    else:
+        assert want is None and got is None
+    final = torch.load(work / f'epoch_{EPOCHS}.pth')
+    reference = torch.load(tmp_path / 'straight' / f'epoch_{EPOCHS}.pth')
+    assert final['state_dict'].keys() == reference['state_dict'].keys()
+    for key, value in reference['state_dict'].items():
+        assert torch.equal(final['state_dict'][key], value), key
+    assert final['random_state'] is not None
