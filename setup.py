@@ -1,8 +1,8 @@
 """Install mmdr.
 
-torch is pinned to the release verified with mmengine 0.10.7 and mmaction2
-1.1.0; install your torch build first (the CPU or CUDA one), as OpenMMLab's
-installation guides say. mmcv: full ``mmcv`` is used where it is already
+torch is limited to the releases verified with mmengine 0.10.7 and mmaction2
+1.1.0 (2.11 to 2.13); install your torch build first (the CPU or CUDA one),
+as OpenMMLab's installation guides say. mmcv: full ``mmcv`` is used where it is already
 installed (e.g. with compiled ops from ``mim``); otherwise the pure-Python
 ``mmcv-lite`` is installed. Both provide the ``mmcv`` module, so never both.
 """
@@ -43,7 +43,8 @@ setup(
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'data')),
     python_requires='>=3.9',
     install_requires=[
-        'torch>=2.13,<2.14',
+        # Verified: 2.13 (CPU, full test suite) and 2.11 (CUDA 13, GPU runs).
+        'torch>=2.11,<2.14',
         'mmengine>=0.10.7,<0.11',
         # 1.2.0's wheel lacks mmaction/models/localizers/drn/__init__.py.
         'mmaction2==1.1.0',

@@ -1,8 +1,12 @@
 # AV-Digits: noisy 8x8 handwritten digits ('visual') paired with noisy
 # spoken digit words ('audio'); generate with
 #   python tools/data/avdigits/prepare_avdigits.py
-# Both modalities are loaded in every pipeline; a model with fewer encoders
-# simply ignores the other one.
+# Both modalities are loaded in every pipeline. A model with fewer encoders
+# ignores the other one, but its data_preprocessor must still name both
+# (the default one names the encoders' modalities only), e.g.
+#   data_preprocessor=dict(type='MultiModalDataPreprocessor', preprocessors=
+#       dict(visual=dict(type='ActionDataPreprocessor'),
+#            audio=dict(type='ActionDataPreprocessor')))
 dataset_type = 'AVDigitsDataset'
 data_root = 'data/avdigits'
 pipeline = [
