@@ -54,6 +54,9 @@ setup(
         'tensorboard>=2.21,<3',
         # AV-Digits: WAV reading, and eSpeak NG for generating the set.
         'soundfile>=0.14,<0.15',
+        # Video decoding for mmaction2's Decord* transforms and UCF-101
+        # preparation.
+        'decord>=0.6,<0.7',
         'espeakng-loader==0.2.4',
     ],
     extras_require=dict(tests=['pytest>=8,<10']),
