@@ -108,3 +108,57 @@ def data_root_cfg_options(data_root: str) -> list:
         f'{split}_dataloader.dataset.data_root={data_root}'
         for split in ('train', 'val', 'test')
     ]
+
+
+#: The tiny UCF-101 archive of the ``ucf101_root`` fixture.
+UCF101_ARCHIVE = dict(
+    groups_per_class=6, clips_per_group=2, num_frames=12, size=(64, 48))
+#: How ``ucf101_root`` runs the preparation tool: Farneback flow (TV-L1
+#: takes seconds even at 64x48), original size, one held-out group per class.
+UCF101_PREPARE_ARGS = ('--flow-algo', 'farneback', '--short-side', '0',
+                       '--holdout-groups', '1', '--workers', '2')
+
+
+def prepare_ucf101(root: str, *extra: str) -> subprocess.CompletedProcess:
+    """Run tools/data/ucf101/prepare_ucf101.py ``--root root *extra``."""
+    cmd = [
+        sys.executable,
+        osp.join(REPO, 'tools/data/ucf101/prepare_ucf101.py'), '--root',
+        str(root), *extra
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+
+
+@pytest.fixture(scope='session')
+def ucf101_root(tmp_path_factory) -> str:
+    """A prepared tiny UCF-101 in mmaction2's layout (read only: copy it
+    with ``shutil.copytree`` before changing anything).
+
+    ``tests/ucf101_fixtures.py`` writes the archive (3 classes, see
+    ``ucf101_classes``; 6 groups x 2 clips per class, 36 XVID videos of 12
+    frames, 64x48, 25 fps; split N tests groups 2N-1 and 2N) and the real
+    tool prepares it with :data:`UCF101_PREPARE_ARGS`: ``rawframes/<Class>/
+    <clip>/img_00001..00012.jpg``, ``flow_{x,y}_00001..00011.jpg`` (64x48),
+    and for every split N: ``ucf101_train_split_N_*.txt`` 24 clips,
+    ``ucf101_val_split_N_*.txt`` (the official test list) 12 clips,
+    ``mmdr_ucf101_trainpart_split_N_*.txt`` 18 clips and
+    ``mmdr_ucf101_holdout_split_N_*.txt`` 6 clips (one group of every
+    class), each as ``_rawframes.txt`` and ``_videos.txt``; also
+    ``videos/``, ``ucfTrainTestlist/``, ``skipped.txt`` (no entries) and
+    ``mmdr_ucf101_prepare.json``. Takes about a second.
+    """
+    from ucf101_fixtures import DEFAULT_CLASSES, write_ucf101_archive
+
+    root = str(tmp_path_factory.mktemp('ucf101') / 'ucf101')
+    write_ucf101_archive(root, DEFAULT_CLASSES, **UCF101_ARCHIVE)
+    result = prepare_ucf101(root, *UCF101_PREPARE_ARGS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+@pytest.fixture(scope='session')
+def ucf101_classes() -> list:
+    """Class names of ``ucf101_root`` in label order (``num_classes`` is
+    their number, 3)."""
+    from ucf101_fixtures import DEFAULT_CLASSES
+    return list(DEFAULT_CLASSES)

@@ -109,3 +109,60 @@ def channel_mean(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
     """
     mean = weight.mean(dim=1, keepdim=True)
     return torch.cat([mean] * in_channels, dim=1)
+
+
+def torchvision_resnet_state_dict(depth: int = 18,
+                                  seed: int = 0) -> OrderedDict:
+    """A state dict named and shaped as torchvision's ResNet's.
+
+    The key names and shapes follow torchvision's ``resnet18/34/50``
+    (``conv1``, ``bn1``, ``layerN.M.convK``/``bnK``, ``downsample.0/1``,
+    ``fc``), written out here from the architecture rather than derived from
+    mmaction2's names, so that the mapping is tested against them. Values
+    are seeded: float tensors random, BatchNorm counters ``seed + 1``.
+
+    Args:
+        depth (int): 18, 34 or 50.
+        seed (int): Random seed. Defaults to 0.
+
+    Returns:
+        OrderedDict: What ``torch.save`` of torchvision's model holds.
+    """
+    blocks = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3)}[depth]
+    bottleneck = depth >= 50
+    expansion = 4 if bottleneck else 1
+    gen = torch.Generator().manual_seed(seed)
+    state = OrderedDict()
+
+    def conv(name, out_c, in_c, k):
+        state[f'{name}.weight'] = torch.randn(
+            out_c, in_c, k, k, generator=gen) * 0.05
+
+    def bn(name, c):
+        state[f'{name}.weight'] = torch.rand(c, generator=gen) + 0.5
+        state[f'{name}.bias'] = torch.randn(c, generator=gen) * 0.1
+        state[f'{name}.running_mean'] = torch.randn(c, generator=gen) * 0.1
+        state[f'{name}.running_var'] = torch.rand(c, generator=gen) + 0.5
+        state[f'{name}.num_batches_tracked'] = torch.tensor(seed + 1)
+
+    conv('conv1', 64, 3, 7)
+    bn('bn1', 64)
+    in_c = 64
+    for stage, (num, planes) in enumerate(zip(blocks, (64, 128, 256, 512))):
+        for b in range(num):
+            prefix = f'layer{stage + 1}.{b}'
+            if bottleneck:
+                shapes = [(planes, in_c, 1), (planes, planes, 3),
+                          (planes * 4, planes, 1)]
+            else:
+                shapes = [(planes, in_c, 3), (planes, planes, 3)]
+            for k, (o, i, ks) in enumerate(shapes, 1):
+                conv(f'{prefix}.conv{k}', o, i, ks)
+                bn(f'{prefix}.bn{k}', o)
+            if b == 0 and (stage > 0 or in_c != planes * expansion):
+                conv(f'{prefix}.downsample.0', planes * expansion, in_c, 1)
+                bn(f'{prefix}.downsample.1', planes * expansion)
+            in_c = planes * expansion
+    state['fc.weight'] = torch.randn(1000, in_c, generator=gen) * 0.01
+    state['fc.bias'] = torch.zeros(1000)
+    return state

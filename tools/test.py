@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from mmdr.utils import register_all_modules  # noqa: E402
 from mmdr.utils import setup_cpu_distributed  # noqa: E402
+from mmdr.utils import teardown_distributed  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -89,6 +90,7 @@ def main() -> None:
     if is_main_process():
         print(f'Test metrics of {args.checkpoint}:')
         print(json.dumps(metrics, indent=2, sort_keys=True))
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -21,6 +21,7 @@ sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from mmdr.utils import check_no_earlier_run  # noqa: E402
 from mmdr.utils import register_all_modules  # noqa: E402
 from mmdr.utils import setup_cpu_distributed  # noqa: E402
+from mmdr.utils import teardown_distributed  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -176,6 +177,7 @@ def main() -> None:
     runner.train()
     if args.test_best:
         test_best(runner)
+    teardown_distributed()
 
 
 if __name__ == '__main__':

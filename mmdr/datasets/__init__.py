@@ -5,5 +5,9 @@ import mmaction.datasets  # noqa: F401
 from .avdigits_dataset import AVDigitsDataset
 from .mfeat_dataset import MFEAT_VIEWS, MultipleFeaturesDataset
 from .transforms import *  # noqa: F401,F403
+from .ucf101_dataset import UCF101Dataset
 
-__all__ = ['AVDigitsDataset', 'MFEAT_VIEWS', 'MultipleFeaturesDataset']
+__all__ = [
+    'AVDigitsDataset', 'MFEAT_VIEWS', 'MultipleFeaturesDataset',
+    'UCF101Dataset'
+]

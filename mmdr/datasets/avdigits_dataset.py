@@ -77,15 +77,7 @@ class AVDigitsDataset(BaseMultiModalDataset):
                 if len(fields) != 3:
                     raise ValueError(f'{where}: expected "<visual relpath> '
                                      '<audio relpath> <label>"')
-                try:
-                    label = int(fields[2])
-                except ValueError:
-                    raise ValueError(
-                        f'{where}: the label must be an integer') from None
-                if not 0 <= label < num_classes:
-                    raise ValueError(
-                        f'{where}: unknown label {label}; the classes are '
-                        f'0..{num_classes - 1}')
+                label = self.parse_label(fields[2], num_classes, where)
                 paths = [osp.join(self.data_root, p) for p in fields[:2]]
                 for path in paths:
                     # Checked here, once, rather than mid-epoch.

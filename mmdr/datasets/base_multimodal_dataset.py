@@ -54,6 +54,28 @@ class BaseMultiModalDataset(BaseDataset):
         """
         return f'{cls.PREPARE_COMMAND} --out {data_root}'
 
+    @staticmethod
+    def parse_label(text: str, num_classes: int, where: str) -> int:
+        """Read a class label from an annotation line.
+
+        Args:
+            text (str): The label column.
+            num_classes (int): Number of classes; labels run from 0.
+            where (str): File and line, for the message.
+
+        Returns:
+            int: The label.
+        """
+        try:
+            label = int(text)
+        except ValueError:
+            raise ValueError(
+                f'{where}: the label must be an integer') from None
+        if not 0 <= label < num_classes:
+            raise ValueError(f'{where}: unknown label {label}; the classes '
+                             f'are 0..{num_classes - 1}')
+        return label
+
     @property
     @abstractmethod
     def modalities(self) -> tuple:

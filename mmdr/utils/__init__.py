@@ -1,7 +1,8 @@
 from .checkpoint_loading import (allow_mmengine_checkpoints,
                                  checkpoint_safe_globals)
 from .dist_utils import (gather_in_sampler_order, setup_cpu_distributed,
-                         slurm_env_to_torch_env, tensors_fingerprint)
+                         slurm_env_to_torch_env, teardown_distributed,
+                         tensors_fingerprint)
 from .random_state import (get_random_state, preserved_random_state,
                            set_random_state)
 from .setup_env import register_all_modules
@@ -12,5 +13,5 @@ __all__ = [
     'check_no_earlier_run', 'earlier_checkpoints', 'gather_in_sampler_order',
     'get_random_state', 'preserved_random_state', 'register_all_modules',
     'set_random_state', 'setup_cpu_distributed', 'slurm_env_to_torch_env',
-    'tensors_fingerprint'
+    'teardown_distributed', 'tensors_fingerprint'
 ]

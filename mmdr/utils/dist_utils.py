@@ -79,6 +79,18 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper_cfg
 
 
+def teardown_distributed() -> None:
+    """Destroy the process group at the end of a finished run.
+
+    Leaving it to the interpreter's exit lets the backend's threads be torn
+    down in any order (PyTorch warns about it for NCCL); every rank first
+    waits for the others, so no rank leaves while another still talks.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 def gather_in_sampler_order(part: torch.Tensor,
                             size: int) -> Optional[torch.Tensor]:
     """Gather on the main process the rows that ``DefaultSampler`` spread.

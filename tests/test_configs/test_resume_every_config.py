@@ -17,6 +17,8 @@ from conftest import REPO, data_root_cfg_options
 from dr_test_hooks import Interrupt, InterruptHook
 from mmengine.config import Config
 from runs import build_runner, read_history_or_none, without_timings
+from ucf101_options import (checkpoint_options, shrink_options,
+                            write_pretrained_checkpoints)
 
 from mmdr.utils import register_all_modules
 
@@ -25,18 +27,20 @@ CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
 EPOCHS = 4
 
 
-def _run(config, work, data_root, interrupt=None, resume=False):
-    options = [
-        *data_root_cfg_options(data_root), f'train_cfg.max_epochs={EPOCHS}',
-        f'param_scheduler.0.T_max={EPOCHS}', f'resume={resume}'
-    ]
+def _run(config, work, data_root, extra=(), interrupt=None, resume=False):
     cfg = Config.fromfile(config)
+    options = [
+        *data_root_cfg_options(data_root), *extra,
+        f'train_cfg.max_epochs={EPOCHS}', f'resume={resume}'
+    ]
+    if cfg.get('param_scheduler'):
+        options.append(f'param_scheduler.0.T_max={EPOCHS}')
     overrides = {}
     hooks = cfg.get('custom_hooks') or []
     if hooks:
         for hook in hooks:
             if hook['type'] == 'DRHook':
-                hook.update(interval=1, max_times=2)
+                hook.update(interval=1, begin=2, max_times=2)
         overrides['custom_hooks'] = hooks
     if cfg.train_dataloader.dataset.type == 'AVDigitsDataset':
         pipeline = list(cfg.train_dataloader.dataset.pipeline)
@@ -53,16 +57,42 @@ def _run(config, work, data_root, interrupt=None, resume=False):
     return runner
 
 
+@pytest.fixture(scope='module')
+def checkpoints(tmp_path_factory):
+    return write_pretrained_checkpoints(tmp_path_factory.mktemp('ckpt'))
+
+
+def _data(config, roots, checkpoints):
+    """The data root and the extra --cfg-options of a config."""
+    name = osp.basename(config)
+    if 'ucf101' in name:
+        # Small frames, no workers (persistent workers keep their random
+        # state outside any checkpoint), local pretrained checkpoints.
+        return roots['ucf101'], [
+            *shrink_options(name), *checkpoint_options(name, checkpoints)
+        ]
+    return roots['avdigits' if 'avdigits' in name else 'mfeat'], []
+
+
 @pytest.mark.parametrize('config', CONFIGS, ids=osp.basename)
 def test_interrupted_and_resumed_run_is_bit_identical(config, mfeat_root,
-                                                      avdigits_root, tmp_path):
-    data_root = avdigits_root if 'avdigits' in config else mfeat_root
-    _run(config, tmp_path / 'straight', data_root)
+                                                      avdigits_root,
+                                                      ucf101_root, checkpoints,
+                                                      tmp_path):
+    roots = dict(mfeat=mfeat_root, avdigits=avdigits_root, ucf101=ucf101_root)
+    data_root, extra = _data(config, roots, checkpoints)
+    _run(config, tmp_path / 'straight', data_root, extra)
     work = tmp_path / 'interrupted'
-    _run(config, work, data_root, interrupt=(2, 'after_val'))
-    _run(config, work, data_root, interrupt=(3, 'mid_epoch'), resume=True)
+    _run(config, work, data_root, extra, interrupt=(2, 'after_val'))
+    _run(
+        config,
+        work,
+        data_root,
+        extra,
+        interrupt=(3, 'mid_epoch'),
+        resume=True)
     assert not (work / 'epoch_3.pth').exists()
-    _run(config, work, data_root, resume=True)
+    _run(config, work, data_root, extra, resume=True)
 
     want = read_history_or_none(tmp_path / 'straight')
     got = read_history_or_none(work)

@@ -1,4 +1,5 @@
 import copy
+import os.path as osp
 from typing import List, Optional, Union
 
 import torch
@@ -7,7 +8,7 @@ from mmengine.model.weight_init import PretrainedInit, update_init_info
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmdr.registry import MODELS
-from ..utils import match_pretrained_state_dict
+from ..utils import map_torchvision_resnet, match_pretrained_state_dict
 from .base_encoder import BaseEncoder
 
 
@@ -61,7 +62,26 @@ class PooledBackboneEncoder(BaseEncoder):
                  init_cfg: Optional[Union[dict, List[dict]]] = None) -> None:
         super().__init__(feat_dim=feat_dim, init_cfg=init_cfg)
         self.cross_modality_init = cross_modality_init
+        self._check_checkpoints_exist()
         self.backbone = MODELS.build(backbone)
+
+    def _check_checkpoints_exist(self) -> None:
+        """Fail when the model is built, not when training starts, if a
+        local pretrained checkpoint does not exist (URLs and other
+        ``scheme://`` paths are left to mmengine's loaders)."""
+        init_cfgs = self.init_cfg or []
+        if isinstance(init_cfgs, dict):
+            init_cfgs = [init_cfgs]
+        for cfg in init_cfgs:
+            path = cfg.get('checkpoint') if _is_pretrained(cfg) else None
+            if isinstance(path, str) and '://' not in path and not osp.isfile(
+                    osp.expanduser(path)):
+                raise FileNotFoundError(
+                    f'{type(self).__name__}: init_cfg checkpoint {path!r} '
+                    'does not exist (init_cfg=dict(type=\'Pretrained\', '
+                    'checkpoint=...) of this encoder); download it or point '
+                    'the config at it, e.g. --cfg-options '
+                    'model.encoders.<modality>.init_cfg.checkpoint=PATH')
 
     def fold(self, x: torch.Tensor) -> torch.Tensor:
         """Fold the group dimension into the batch.
@@ -147,6 +167,9 @@ class PooledBackboneEncoder(BaseEncoder):
                 for k, v in state_dict.items() if k.startswith(prefix)
             }
         own = self.backbone.state_dict()
+        mapped = map_torchvision_resnet(own, state_dict)
+        renamed = mapped.keys() != state_dict.keys()
+        state_dict = mapped
         if not set(own) & set(state_dict):
             raise ValueError(
                 f'The checkpoint {checkpoint} holds no weight of '
@@ -167,6 +190,8 @@ class PooledBackboneEncoder(BaseEncoder):
             # mmengine's per-parameter initialisation log.
             update_init_info(
                 self.backbone, init_info=f'Loaded from {checkpoint}')
+        if renamed:
+            source += ", torchvision's ResNet names mapped to mmaction2's"
         MMLogger.get_current_instance().info(f'{source}: {report.summary()}')
 
 

@@ -169,3 +169,53 @@ def match_pretrained_state_dict(
             f'backbone: {shorten(mismatched)}.{hint}')
     report.loaded = list(to_load)
     return to_load, report
+
+
+def _torchvision_resnet_key(key: str) -> str:
+    """mmaction2's ResNet name of one torchvision ResNet key."""
+    parts = key.split('.')
+    if parts[0] == 'conv1':  # stem conv
+        return 'conv1.conv.' + '.'.join(parts[1:])
+    if parts[0] == 'bn1':  # stem norm
+        return 'conv1.bn.' + '.'.join(parts[1:])
+    if parts[0].startswith('layer') and len(parts) > 3:
+        block, name, rest = '.'.join(parts[:2]), parts[2], parts[3:]
+        if name.startswith('conv'):
+            return f'{block}.{name}.conv.' + '.'.join(rest)
+        if name.startswith('bn'):
+            return f'{block}.conv{name[2:]}.bn.' + '.'.join(rest)
+        if name == 'downsample' and rest[0] in ('0', '1'):
+            sub = 'conv' if rest[0] == '0' else 'bn'
+            return f'{block}.downsample.{sub}.' + '.'.join(rest[1:])
+    return key
+
+
+def map_torchvision_resnet(
+        own: Mapping[str, torch.Tensor],
+        pretrained: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Rename a torchvision ResNet state dict for mmaction2's ResNet.
+
+    mmaction2 wraps every convolution and its norm in a ``ConvModule``
+    (``layer1.0.conv1.conv``, ``layer1.0.conv1.bn``, ``downsample.conv``),
+    where torchvision has ``layer1.0.conv1``, ``layer1.0.bn1`` and
+    ``downsample.0``/``downsample.1``; mmaction2's own ``torchvision://``
+    loading pairs them the same way. The names are only mapped when the
+    checkpoint is in torchvision's layout and the backbone in mmaction2's;
+    otherwise the state dict is returned as it is. Keys without a
+    counterpart (torchvision's ``fc``) keep their names, so they are
+    reported as not in the backbone.
+
+    Args:
+        own (Mapping[str, torch.Tensor]): The backbone's state dict.
+        pretrained (Mapping[str, torch.Tensor]): The checkpoint's state
+            dict, prefix stripped.
+
+    Returns:
+        dict[str, torch.Tensor]: The state dict with mmaction2's names.
+    """
+    torchvision_layout = 'bn1.weight' in pretrained and ('layer1.0.bn1.weight'
+                                                         in pretrained)
+    mmaction_layout = 'conv1.conv.weight' in own and 'bn1.weight' not in own
+    if not (torchvision_layout and mmaction_layout):
+        return dict(pretrained)
+    return {_torchvision_resnet_key(k): v for k, v in pretrained.items()}

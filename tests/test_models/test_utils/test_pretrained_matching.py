@@ -143,3 +143,38 @@ def test_every_mismatch_is_named_at_once():
                           ((4, 3), (4, 1), False)])
 def test_is_input_channel_mismatch(src, dst, expected):
     assert is_input_channel_mismatch(src, dst) is expected
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_torchvision_resnet_names_map_to_mmaction2(depth):
+    from pretrained_checkpoint import torchvision_resnet_state_dict
+
+    from mmdr.models.utils import map_torchvision_resnet
+    from mmdr.registry import MODELS
+    own = MODELS.build(dict(type='ResNet', depth=depth,
+                            pretrained=None)).state_dict()
+    tv = torchvision_resnet_state_dict(depth)
+    mapped = map_torchvision_resnet(own, tv)
+    to_load, report = match_pretrained_state_dict(own, mapped)
+    assert report.missing == []
+    assert report.unexpected == ['fc.weight', 'fc.bias']
+    assert len(to_load) == len(own) == len(tv) - 2
+    pairs = {
+        'conv1.conv.weight': 'conv1.weight',
+        'conv1.bn.running_var': 'bn1.running_var',
+        'layer2.0.downsample.conv.weight': 'layer2.0.downsample.0.weight',
+        'layer2.0.downsample.bn.bias': 'layer2.0.downsample.1.bias',
+        'layer4.1.conv2.bn.weight': 'layer4.1.bn2.weight',
+    }
+    for mm_key, tv_key in pairs.items():
+        assert torch.equal(to_load[mm_key], tv[tv_key]), mm_key
+
+
+def test_mmaction_names_are_left_alone():
+    from mmdr.models.utils import map_torchvision_resnet
+    own = {
+        'conv1.conv.weight': torch.zeros(1),
+        'layer1.0.conv1.conv.weight': torch.zeros(1)
+    }
+    same = {'conv1.conv.weight': torch.ones(1)}
+    assert map_torchvision_resnet(own, same) == same
