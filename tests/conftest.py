@@ -79,14 +79,6 @@ def mfeat_root(tmp_path_factory) -> str:
     return out
 
 
-def mfeat_cfg_options(data_root: str) -> list:
-    """``--cfg-options`` that point every dataloader at ``data_root``."""
-    return [
-        f'{split}_dataloader.dataset.data_root={data_root}'
-        for split in ('train', 'val', 'test')
-    ]
-
-
 @pytest.fixture(scope='session')
 def avdigits_root(tmp_path_factory) -> str:
     """A prepared AV-Digits folder: 4 pairs per class (train 20, val 10,

@@ -61,33 +61,23 @@ class AVDigitsDataset(BaseMultiModalDataset):
             list[dict]: One dict per sample with ``img_path``,
             ``audio_path`` and ``label``.
         """
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(
-                f'AVDigitsDataset: annotation file {self.ann_file} not '
-                'found. Generate the data set with: '
-                f'{self.prepare_hint(self.data_root)}')
         num_classes = len(self.metainfo['classes'])
         data_list = []
-        with open(self.ann_file) as f:
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f'{self.ann_file}, line {line_no} ({line.strip()!r})'
-                fields = line.split()
-                if len(fields) != 3:
-                    raise ValueError(f'{where}: expected "<visual relpath> '
-                                     '<audio relpath> <label>"')
-                label = self.parse_label(fields[2], num_classes, where)
-                paths = [osp.join(self.data_root, p) for p in fields[:2]]
-                for path in paths:
-                    # Checked here, once, rather than mid-epoch.
-                    if not osp.isfile(path):
-                        raise FileNotFoundError(
-                            f'{where}: {path} is missing. Regenerate the '
-                            'data set with: '
-                            f'{self.prepare_hint(self.data_root)} --overwrite')
-                data_list.append(
-                    dict(img_path=paths[0], audio_path=paths[1], label=label))
+        for where, fields in self.annotation_lines():
+            if len(fields) != 3:
+                raise ValueError(f'{where}: expected "<visual relpath> '
+                                 '<audio relpath> <label>"')
+            label = self.parse_label(fields[2], num_classes, where)
+            paths = [osp.join(self.data_root, p) for p in fields[:2]]
+            for path in paths:
+                # Checked here, once, rather than mid-epoch.
+                if not osp.isfile(path):
+                    raise FileNotFoundError(
+                        f'{where}: {path} is missing. Regenerate the '
+                        'data set with: '
+                        f'{self.prepare_hint(self.data_root)} --overwrite')
+            data_list.append(
+                dict(img_path=paths[0], audio_path=paths[1], label=label))
         if not data_list:
             raise ValueError(f'{self.ann_file} lists no sample')
         return data_list

@@ -1,6 +1,6 @@
 import os.path as osp
 from abc import abstractmethod
-from typing import Callable, List, Union
+from typing import Callable, Iterator, List, Tuple, Union
 
 from mmengine.dataset import BaseDataset
 
@@ -53,6 +53,24 @@ class BaseMultiModalDataset(BaseDataset):
             str: A shell command.
         """
         return f'{cls.PREPARE_COMMAND} --out {data_root}'
+
+    def annotation_lines(self) -> Iterator[Tuple[str, List[str]]]:
+        """The non-blank lines of the annotation file, split into columns.
+
+        Yields:
+            tuple[str, list[str]]: Where the line is (file, line number and
+            text, for messages) and its whitespace-separated columns.
+        """
+        if not osp.isfile(self.ann_file):
+            raise FileNotFoundError(
+                f'{type(self).__name__}: annotation file {self.ann_file} not '
+                'found. Prepare the data set with: '
+                f'{self.prepare_hint(self.data_root)}')
+        with open(self.ann_file) as f:
+            for line_no, line in enumerate(f, 1):
+                if line.strip():
+                    yield (f'{self.ann_file}, line {line_no} '
+                           f'({line.strip()!r})', line.split())
 
     @staticmethod
     def parse_label(text: str, num_classes: int, where: str) -> int:

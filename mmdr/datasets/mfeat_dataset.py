@@ -111,44 +111,33 @@ class MultipleFeaturesDataset(BaseMultiModalDataset):
             list[dict]: One dict per sample with ``sample_idx``, ``label``
             and one float32 vector per view.
         """
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(
-                f'MultipleFeaturesDataset: annotation file {self.ann_file} '
-                f'not found. Prepare the data set with: '
-                f'{self.prepare_hint(self.data_root)}')
         tables = {view: self._read_view(view) for view in self.views}
         num_rows = min(len(t) for t in tables.values())
         num_classes = len(self.metainfo['classes'])
         data_list = []
-        with open(self.ann_file) as f:
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f'{self.ann_file}, line {line_no} ({line.strip()!r})'
-                fields = line.split()
-                if len(fields) != 2:
-                    raise ValueError(f'{where}: expected "<row> <label>"')
-                try:
-                    row, label = int(fields[0]), int(fields[1])
-                except ValueError:
-                    raise ValueError(f'{where}: row and label must be '
-                                     'integers') from None
-                if not 0 <= label < num_classes:
-                    raise ValueError(
-                        f'{where}: unknown label {label}; the classes are '
-                        f'0..{num_classes - 1}')
-                if not 0 <= row < num_rows:
-                    raise ValueError(f'{where}: row {row} is out of range; '
-                                     f'the CSV files hold {num_rows} samples')
-                info = dict(sample_idx=row, label=label)
-                for view, table in tables.items():
-                    if int(table[row, -1]) != label:
-                        raise ValueError(
-                            f'{where}: label {label} disagrees with '
-                            f'mfeat-{view}.csv, which says '
-                            f'{int(table[row, -1])}')
-                    info[view] = table[row, :-1].astype(np.float32)
-                data_list.append(info)
+        for where, fields in self.annotation_lines():
+            if len(fields) != 2:
+                raise ValueError(f'{where}: expected "<row> <label>"')
+            try:
+                row, label = int(fields[0]), int(fields[1])
+            except ValueError:
+                raise ValueError(f'{where}: row and label must be '
+                                 'integers') from None
+            if not 0 <= label < num_classes:
+                raise ValueError(
+                    f'{where}: unknown label {label}; the classes are '
+                    f'0..{num_classes - 1}')
+            if not 0 <= row < num_rows:
+                raise ValueError(f'{where}: row {row} is out of range; '
+                                 f'the CSV files hold {num_rows} samples')
+            info = dict(sample_idx=row, label=label)
+            for view, table in tables.items():
+                if int(table[row, -1]) != label:
+                    raise ValueError(f'{where}: label {label} disagrees with '
+                                     f'mfeat-{view}.csv, which says '
+                                     f'{int(table[row, -1])}')
+                info[view] = table[row, :-1].astype(np.float32)
+            data_list.append(info)
         if not data_list:
             raise ValueError(f'{self.ann_file} lists no sample')
         return data_list

@@ -205,41 +205,31 @@ class UCF101Dataset(BaseMultiModalDataset):
         Returns:
             list[dict]: One dict per clip.
         """
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(
-                f'UCF101Dataset: annotation file {self.ann_file} not found. '
-                'Prepare the data set with: '
-                f'{self.prepare_hint(self.data_root)}')
         classes = self._class_names()
         self._metainfo['classes'] = classes
         skip = read_skip_list(self.skip_list) if self.skip_list else {}
         columns = 3 if self.data_format == 'rawframes' else 2
         data_list, skipped = [], []
-        with open(self.ann_file) as f:
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f'{self.ann_file}, line {line_no} ({line.strip()!r})'
-                fields = line.split()
-                if len(fields) != columns:
-                    layout = ('<frame_dir> <total_frames> <label>'
-                              if columns == 3 else '<video> <label>')
-                    raise ValueError(
-                        f'{where}: {len(fields)} columns, a {self.data_format}'
-                        f' annotation line is "{layout}"')
-                try:
-                    # Labels from 0: classInd.txt's index minus 1.
-                    label = self.parse_label(fields[-1], len(classes), where)
-                except ValueError as err:
-                    raise ValueError(
-                        f'{err} (the classes of {self._class_path})') from None
-                clip = osp.splitext(fields[0])[0]
-                if clip in skip:
-                    skipped.append(clip)
-                    continue
-                info = self._clip_info(fields, clip, where)
-                info.update(label=label, clip=clip)
-                data_list.append(info)
+        for where, fields in self.annotation_lines():
+            if len(fields) != columns:
+                layout = ('<frame_dir> <total_frames> <label>'
+                          if columns == 3 else '<video> <label>')
+                raise ValueError(
+                    f'{where}: {len(fields)} columns, a {self.data_format}'
+                    f' annotation line is "{layout}"')
+            try:
+                # Labels from 0: classInd.txt's index minus 1.
+                label = self.parse_label(fields[-1], len(classes), where)
+            except ValueError as err:
+                raise ValueError(
+                    f'{err} (the classes of {self._class_path})') from None
+            clip = osp.splitext(fields[0])[0]
+            if clip in skip:
+                skipped.append(clip)
+                continue
+            info = self._clip_info(fields, clip, where)
+            info.update(label=label, clip=clip)
+            data_list.append(info)
         if skipped:
             print_log(
                 f'UCF101Dataset: {len(skipped)} clips of {self.ann_file} '

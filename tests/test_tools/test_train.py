@@ -14,7 +14,7 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO, mfeat_cfg_options
+from conftest import REPO, data_root_cfg_options
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
@@ -31,7 +31,7 @@ def run_tool(tool, *args, cwd=REPO):
 
 def short_run_options(data_root, epochs):
     return [
-        *mfeat_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
+        *data_root_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
         f'param_scheduler.0.T_max={epochs}'
     ]
 
@@ -95,7 +95,7 @@ def test_train_selects_on_val_tests_best_and_logs_tensorboard(
 
     # tools/test.py on the selected checkpoint reproduces the test metrics.
     tested = run_tool('test.py', CONFIG, best, '--work-dir', tmp_path / 'test',
-                      '--cfg-options', *mfeat_cfg_options(mfeat_root))
+                      '--cfg-options', *data_root_cfg_options(mfeat_root))
     assert tested.returncode == 0, tested.stderr[-3000:]
     assert printed_metrics(tested.stdout)[1] == metrics
 

@@ -11,7 +11,7 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, mfeat_cfg_options
+from conftest import REPO, data_root_cfg_options
 from dr_test_hooks import (Interrupt, InterruptHook, PoisonEncoderHook,
                            WeightProbeHook, unwrap)
 from mmengine.dataset import pseudo_collate
@@ -29,7 +29,7 @@ BUFFERS = ('running_mean', 'running_var', 'num_batches_tracked')
 
 def options(data_root, epochs, **hook):
     opts = [
-        *mfeat_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
+        *data_root_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
         f'param_scheduler.0.T_max={epochs}', 'default_hooks.logger.interval=1'
     ]
     opts += [f'custom_hooks.0.{k}={v}' for k, v in hook.items()]

@@ -9,7 +9,7 @@ import os.path as osp
 
 import pytest
 import torch
-from conftest import REPO, mfeat_cfg_options
+from conftest import REPO, data_root_cfg_options
 from runs import history, train_tool, without_timings
 
 CONFIG = osp.join(REPO, 'configs/dr_mfeat.py')
@@ -17,7 +17,7 @@ CONFIG = osp.join(REPO, 'configs/dr_mfeat.py')
 
 def _options(data_root, epochs):
     return [
-        *mfeat_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
+        *data_root_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
         f'param_scheduler.0.T_max={epochs}'
     ]
 

@@ -7,7 +7,7 @@ import glob
 import os.path as osp
 
 import torch
-from conftest import REPO, mfeat_cfg_options
+from conftest import REPO, data_root_cfg_options
 from runs import build_runner
 
 from mmdr.utils import register_all_modules
@@ -18,7 +18,7 @@ CONFIG = osp.join(REPO, 'configs/dr_mfeat.py')
 
 def _options(data_root, epochs, *extra):
     return [
-        *mfeat_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
+        *data_root_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
         f'param_scheduler.0.T_max={epochs}', 'custom_hooks.0.interval=1',
         'custom_hooks.0.max_times=1', *extra
     ]
