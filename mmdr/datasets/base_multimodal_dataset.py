@@ -23,6 +23,8 @@ class BaseMultiModalDataset(BaseDataset):
 
     #: The command that prepares the data set under ``data_root``.
     PREPARE_COMMAND: str = ''
+    #: Its option that names the data set's folder.
+    PREPARE_ROOT_OPTION: str = '--out'
 
     def __init__(self,
                  ann_file: str,
@@ -52,7 +54,7 @@ class BaseMultiModalDataset(BaseDataset):
         Returns:
             str: A shell command.
         """
-        return f'{cls.PREPARE_COMMAND} --out {data_root}'
+        return f'{cls.PREPARE_COMMAND} {cls.PREPARE_ROOT_OPTION} {data_root}'
 
     def annotation_lines(self) -> Iterator[Tuple[str, List[str]]]:
         """The non-blank lines of the annotation file, split into columns.

@@ -127,6 +127,7 @@ class UCF101Dataset(BaseMultiModalDataset):
     """
 
     PREPARE_COMMAND = UCF101_PREPARE_COMMAND
+    PREPARE_ROOT_OPTION = '--root'
     FORMATS = ('rawframes', 'videos')
 
     def __init__(self,
@@ -165,18 +166,6 @@ class UCF101Dataset(BaseMultiModalDataset):
             pipeline=pipeline,
             test_mode=test_mode,
             **kwargs)
-
-    @classmethod
-    def prepare_hint(cls, data_root: str) -> str:
-        """The command that prepares UCF-101 in ``data_root``.
-
-        Args:
-            data_root (str): The data set's folder.
-
-        Returns:
-            str: A shell command.
-        """
-        return f'{cls.PREPARE_COMMAND} --root {data_root}'
 
     @property
     def modalities(self) -> tuple:

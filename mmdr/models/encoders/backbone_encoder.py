@@ -65,14 +65,16 @@ class PooledBackboneEncoder(BaseEncoder):
         self._check_checkpoints_exist()
         self.backbone = MODELS.build(backbone)
 
+    def _init_cfgs(self) -> List[dict]:
+        """This encoder's init configs as a list."""
+        init_cfgs = self.init_cfg or []
+        return [init_cfgs] if isinstance(init_cfgs, dict) else list(init_cfgs)
+
     def _check_checkpoints_exist(self) -> None:
         """Fail when the model is built, not when training starts, if a
         local pretrained checkpoint does not exist (URLs and other
         ``scheme://`` paths are left to mmengine's loaders)."""
-        init_cfgs = self.init_cfg or []
-        if isinstance(init_cfgs, dict):
-            init_cfgs = [init_cfgs]
-        for cfg in init_cfgs:
+        for cfg in self._init_cfgs():
             path = cfg.get('checkpoint') if _is_pretrained(cfg) else None
             if isinstance(path, str) and '://' not in path and not osp.isfile(
                     osp.expanduser(path)):
@@ -126,9 +128,7 @@ class PooledBackboneEncoder(BaseEncoder):
         if self.is_init:
             super().init_weights()  # mmengine's warning, nothing else
             return
-        init_cfgs = self.init_cfg or []
-        if isinstance(init_cfgs, dict):
-            init_cfgs = [init_cfgs]
+        init_cfgs = self._init_cfgs()
         pretrained = [c for c in init_cfgs if _is_pretrained(c)]
         # mmengine would load Pretrained entries into the encoder itself,
         # where the keys lack the 'backbone.' level; keep them for below.
