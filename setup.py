@@ -58,6 +58,13 @@ setup(
         # preparation.
         'decord>=0.6,<0.7',
         'espeakng-loader==0.2.4',
+        # CREMA-D / Kinetics-Sounds: FLV (VP6) and MP4 decoding, resampling
+        # as librosa.load does (soxr HQ), Kaldi filterbanks as
+        # torchaudio.compliance.kaldi.fbank (torchaudio has no build for
+        # torch 2.13).
+        'av>=18.1,<19',
+        'soxr>=1.0,<2',
+        'kaldi-native-fbank>=1.23,<2',
     ],
     extras_require=dict(tests=['pytest>=8,<10']),
     license='Apache License 2.0',

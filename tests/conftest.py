@@ -154,3 +154,64 @@ def ucf101_classes() -> list:
     their number, 3)."""
     from ucf101_fixtures import DEFAULT_CLASSES
     return list(DEFAULT_CLASSES)
+
+
+@pytest.fixture(scope='session')
+def cremad_root(tmp_path_factory) -> str:
+    """A tiny CREMA-D prepared by the real tool from a release in the
+    public layout (read only: copy it before changing anything).
+
+    ``tests/av_fixtures.py`` writes the release (6 actors x 6 emotions: 36
+    clips of 2.2-3.2 s, 16 kHz WAV, FLV1 video 64x48) and the authors' split
+    files (``train.csv`` 29 = ``my_train.csv`` 22 + ``val.csv`` 7,
+    ``test.csv`` 7); ``prepare_cremad.py --audio both`` writes frames at 1
+    fps, 22,050 Hz WAV, the reference's ``.pt`` filterbanks, our speaker
+    split and carve.
+    """
+    from av_fixtures import (prepare_cremad, write_authors_splits,
+                             write_cremad_release)
+
+    root = str(tmp_path_factory.mktemp('cremad') / 'cremad')
+    clips = write_cremad_release(root)
+    # A fifth of the clips for testing and as many for validation: every
+    # emotion can be in val.csv, which D&R clusters into 6.
+    write_authors_splits(root, clips, test_share=0.2)
+    result = prepare_cremad(root, '--audio', 'both', '--workers', '2')
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+@pytest.fixture(scope='session')
+def kinetics_sounds_root(tmp_path_factory) -> str:
+    """A tiny Kinetics-Sounds prepared by the real tool from Kinetics-400
+    clips as the downloaders name them (read only).
+
+    3 classes x (4 training + 1 validation) MP4 clips (H.264 + AAC, 3-4 s,
+    64x48), one training clip without an audio track (skipped by the tool)
+    and one clip of a class outside Kinetics-Sounds; the lists of this line
+    of work (``my_train.txt`` 12, ``my_test.txt`` 3) name every
+    Kinetics-Sounds clip, as the authors' files name clips a user may lack;
+    the carve keeps 3 of the 11 prepared training clips for validation.
+    """
+    from av_fixtures import prepare_kinetics_sounds, write_kinetics_clips
+
+    from mmdr.datasets import KINETICS_SOUNDS_CLASSES
+    folder = tmp_path_factory.mktemp('kinetics_sounds')
+    videos, out = folder / 'videos', folder / 'kinetics_sounds'
+    annotations = str(folder / 'kinetics400_train_val.csv')
+    written = write_kinetics_clips(
+        str(videos), annotations, per_class=4, val_per_class=1)
+    out.mkdir()
+    for name, split in (('my_train.txt', 'train'), ('my_test.txt', 'val')):
+        rows = [(clip, KINETICS_SOUNDS_CLASSES.index(label))
+                for clip, (label, clip_split) in written['clips'].items()
+                if clip_split == split]
+        (out / name).write_text(''.join(f'{clip},10,{label}\n'
+                                        for clip, label in sorted(rows)))
+    # One validation clip per class (the default carve, 10 %, would keep
+    # one in all).
+    result = prepare_kinetics_sounds(
+        str(videos), [annotations], str(out), '--workers', '2', '--val-size',
+        '3')
+    assert result.returncode == 0, result.stdout + result.stderr
+    return str(out)

@@ -3,10 +3,11 @@ a config file, or tools/train.py in a subprocess (also under torchrun)."""
 import json
 import os
 import os.path as osp
+import re
 import socket
 import subprocess
 import sys
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Tuple
 
 from conftest import REPO
 from mmengine.config import Config, DictAction
@@ -59,6 +60,77 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def tool_env() -> dict:
+    """Environment of a tool run by a test: one OpenMP thread per process,
+    a free port for tools/dist_train.sh, this interpreter."""
+    return dict(
+        os.environ,
+        OMP_NUM_THREADS='1',
+        PORT=str(free_port()),
+        PYTHON=sys.executable)
+
+
+def read_tested_metrics(stdout: str) -> Tuple[str, dict]:
+    """The checkpoint and metrics that tools/train.py --test-best or
+    tools/test.py print.
+
+    Args:
+        stdout (str): The tool's standard output.
+
+    Returns:
+        tuple[str, dict]: Checkpoint path and metrics.
+    """
+    match = re.search(r'Test metrics of (\S+?)( \(.*\))?:\n(\{.*?\n\})',
+                      stdout, re.S)
+    assert match, stdout[-3000:]
+    return match.group(1), json.loads(match.group(3))
+
+
+def dist_train_and_test(config: str, options: Iterable[str],
+                        tmp_path) -> Tuple[str, dict, dict]:
+    """Train with tools/dist_train.sh on 2 CPU processes (--test-best), then
+    test the selected checkpoint with tools/test.py, as a user would; both
+    must pass.
+
+    Args:
+        config (str): The config's file name under ``configs/``.
+        options (Iterable[str]): ``--cfg-options`` of both tools.
+        tmp_path: Test folder; the work dir is ``tmp_path / 'work'``.
+
+    Returns:
+        tuple[str, dict, dict]: The training log (stdout and stderr), the
+        metrics of --test-best and those of tools/test.py.
+    """
+    options = list(options)
+    config = osp.join(REPO, 'configs', config)
+    train = subprocess.run([
+        'bash',
+        osp.join(REPO, 'tools/dist_train.sh'), config, '2', '--work-dir',
+        str(tmp_path / 'work'), '--test-best', '--cfg-options', *options
+    ],
+                           capture_output=True,
+                           text=True,
+                           cwd=REPO,
+                           env=tool_env())
+    assert train.returncode == 0, (
+        train.stdout[-2500:] + '\n[stderr]\n' + train.stderr[-2500:])
+    log = train.stdout + train.stderr
+    assert 'Distributed training: True' in log
+    best, metrics = read_tested_metrics(train.stdout)
+    tested = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools/test.py'), config, best, '--work-dir',
+        str(tmp_path / 'test'), '--cfg-options', *options
+    ],
+                            capture_output=True,
+                            text=True,
+                            cwd=REPO,
+                            env=tool_env())
+    assert tested.returncode == 0, (tested.stdout + tested.stderr)[-4000:]
+    _, test_metrics = read_tested_metrics(tested.stdout)
+    return log, metrics, test_metrics
 
 
 def train_tool(

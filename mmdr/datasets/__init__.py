@@ -2,12 +2,17 @@
 # pipelines built in the mmdr scope to find them.
 import mmaction.datasets  # noqa: F401
 
+from .audio_visual_clip_dataset import AudioVisualClipDataset
 from .avdigits_dataset import AVDigitsDataset
+from .cremad_dataset import CREMAD_CLASSES, CREMADDataset
+from .kinetics_sounds_dataset import (KINETICS_SOUNDS_CLASSES,
+                                      KineticsSoundsDataset)
 from .mfeat_dataset import MFEAT_VIEWS, MultipleFeaturesDataset
 from .transforms import *  # noqa: F401,F403
 from .ucf101_dataset import UCF101Dataset
 
 __all__ = [
-    'AVDigitsDataset', 'MFEAT_VIEWS', 'MultipleFeaturesDataset',
-    'UCF101Dataset'
+    'AudioVisualClipDataset', 'AVDigitsDataset', 'CREMAD_CLASSES',
+    'CREMADDataset', 'KINETICS_SOUNDS_CLASSES', 'KineticsSoundsDataset',
+    'MFEAT_VIEWS', 'MultipleFeaturesDataset', 'UCF101Dataset'
 ]

@@ -1,8 +1,32 @@
 import os.path as osp
 from abc import abstractmethod
-from typing import Callable, Iterator, List, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from mmengine.dataset import BaseDataset
+
+
+def read_skip_list(path: str) -> Dict[str, str]:
+    """Read a skip list: one clip per line, ``# reason`` allowed.
+
+    The clip is named as in the annotation file (e.g. ``<Class>/<clip>``,
+    with or without the video's extension); the preparation tools'
+    ``skipped.txt`` and ``tools/data/ucf101/check_rawframes.py`` write such
+    files.
+
+    Args:
+        path (str): The file.
+
+    Returns:
+        dict[str, str]: Clip (without extension) to reason (may be empty).
+    """
+    skipped = {}
+    with open(path) as f:
+        for line in f:
+            entry, _, reason = line.partition('#')
+            entry = entry.strip()
+            if entry:
+                skipped[osp.splitext(entry)[0]] = reason.strip()
+    return skipped
 
 
 class BaseMultiModalDataset(BaseDataset):
@@ -56,23 +80,36 @@ class BaseMultiModalDataset(BaseDataset):
         """
         return f'{cls.PREPARE_COMMAND} {cls.PREPARE_ROOT_OPTION} {data_root}'
 
-    def annotation_lines(self) -> Iterator[Tuple[str, List[str]]]:
+    def annotation_lines(
+            self,
+            delimiter: Optional[str] = None
+    ) -> Iterator[Tuple[str, List[str]]]:
         """The non-blank lines of the annotation file, split into columns.
+
+        Args:
+            delimiter (str, optional): The column separator, e.g. ``','``
+                for CSV lists (columns are stripped of surrounding
+                whitespace); None splits on whitespace. Defaults to None.
 
         Yields:
             tuple[str, list[str]]: Where the line is (file, line number and
-            text, for messages) and its whitespace-separated columns.
+            text, for messages) and its columns.
         """
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(
                 f'{type(self).__name__}: annotation file {self.ann_file} not '
                 'found. Prepare the data set with: '
                 f'{self.prepare_hint(self.data_root)}')
-        with open(self.ann_file) as f:
+        # utf-8-sig: lists written by spreadsheet tools start with a BOM.
+        with open(self.ann_file, encoding='utf-8-sig') as f:
             for line_no, line in enumerate(f, 1):
-                if line.strip():
-                    yield (f'{self.ann_file}, line {line_no} '
-                           f'({line.strip()!r})', line.split())
+                if not line.strip():
+                    continue
+                fields = (
+                    line.split() if delimiter is None else
+                    [field.strip() for field in line.split(delimiter)])
+                yield (f'{self.ann_file}, line {line_no} '
+                       f'({line.strip()!r})', fields)
 
     @staticmethod
     def parse_label(text: str, num_classes: int, where: str) -> int:

@@ -5,7 +5,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 from mmengine.logging import print_log
 
 from mmdr.registry import DATASETS
-from .base_multimodal_dataset import BaseMultiModalDataset
+from .base_multimodal_dataset import BaseMultiModalDataset, read_skip_list
 
 UCF101_PREPARE_COMMAND = 'python tools/data/ucf101/prepare_ucf101.py'
 UCF101_CHECK_COMMAND = 'python tools/data/ucf101/check_rawframes.py'
@@ -39,29 +39,6 @@ def read_class_file(path: str) -> Tuple[str, ...]:
         raise ValueError(f'{path}: class indices must run 1..{len(names)}, '
                          f'got {sorted(names)[:5]}...')
     return tuple(names[i] for i in range(1, len(names) + 1))
-
-
-def read_skip_list(path: str) -> Dict[str, str]:
-    """Read a skip list: one clip per line, ``# reason`` allowed.
-
-    The clip is named as in the annotation file (``<Class>/<clip>``, with or
-    without the video's extension); ``tools/data/ucf101/check_rawframes.py``
-    writes such files.
-
-    Args:
-        path (str): The file.
-
-    Returns:
-        dict[str, str]: Clip (without extension) to reason (may be empty).
-    """
-    skipped = {}
-    with open(path) as f:
-        for line in f:
-            entry, _, reason = line.partition('#')
-            entry = entry.strip()
-            if entry:
-                skipped[osp.splitext(entry)[0]] = reason.strip()
-    return skipped
 
 
 @DATASETS.register_module()

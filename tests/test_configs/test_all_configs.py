@@ -38,8 +38,16 @@ def test_config_builds(path):
         assert DATASETS.get(dataset_cfg['type']) is not None
     # Model selection happens on validation, never on the test split.
     assert cfg.default_hooks.checkpoint.save_best == 'acc/top1'
-    assert (cfg.val_dataloader.dataset.ann_file
-            != cfg.test_dataloader.dataset.ann_file)
+    assert (_list_file(cfg.val_dataloader.dataset)
+            != _list_file(cfg.test_dataloader.dataset))
+
+
+def _list_file(dataset_cfg):
+    """The split list a data set config reads."""
+    if dataset_cfg.get('ann_file'):
+        return dataset_cfg.ann_file
+    return DATASETS.get(dataset_cfg.type).split_file(dataset_cfg.split,
+                                                     dataset_cfg.subset)
 
 
 @pytest.mark.parametrize(
@@ -56,3 +64,21 @@ def test_every_joint_training_config_has_a_dr_twin(path):
     dr_dict.pop('custom_hooks')
     joint_dict.pop('custom_hooks', None)
     assert joint_dict == dr_dict
+
+
+#: What a config that only changes the test protocol may change.
+TESTING_KEYS = ('test_dataloader', 'test_cfg', 'test_evaluator',
+                'tsn_test_pipeline')
+
+
+@pytest.mark.parametrize(
+    'path', [p for p in CONFIGS if p.endswith('_tsn-test.py')],
+    ids=osp.basename)
+def test_test_protocol_configs_train_as_their_base(path):
+    base = Config.fromfile(path.replace('_tsn-test.py', '.py')).to_dict()
+    tested = Config.fromfile(path).to_dict()
+    assert tested['test_dataloader'] != base['test_dataloader']
+    for key in TESTING_KEYS:
+        base.pop(key, None)
+        tested.pop(key, None)
+    assert tested == base

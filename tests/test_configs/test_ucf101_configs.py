@@ -5,7 +5,6 @@ mmaction2's formats. Sizes shrink with --cfg-options only.
 """
 import glob
 import json
-import os
 import os.path as osp
 import re
 import subprocess
@@ -13,7 +12,7 @@ import sys
 
 import pytest
 from conftest import REPO, data_root_cfg_options
-from runs import free_port
+from runs import dist_train_and_test, tool_env
 from ucf101_options import (checkpoint_options, shrink_options,
                             write_pretrained_checkpoints)
 
@@ -27,43 +26,14 @@ def checkpoints(tmp_path_factory):
     return write_pretrained_checkpoints(tmp_path_factory.mktemp('ckpt'))
 
 
-def _env():
-    return dict(
-        os.environ,
-        OMP_NUM_THREADS='1',
-        PORT=str(free_port()),
-        PYTHON=sys.executable)
-
-
-def _tested_metrics(stdout):
-    match = re.search(r'Test metrics of (\S+?)( \(.*\))?:\n(\{.*?\n\})',
-                      stdout, re.S)
-    assert match, stdout[-3000:]
-    return match.group(1), json.loads(match.group(3))
-
-
 @pytest.mark.parametrize('config', UCF_CONFIGS)
 def test_config_trains_distributed_and_tests(config, ucf101_root, checkpoints,
                                              tmp_path):
-    work = tmp_path / 'work'
     options = [
         *data_root_cfg_options(ucf101_root), *shrink_options(config),
         *checkpoint_options(config, checkpoints)
     ]
-    train = subprocess.run([
-        'bash',
-        osp.join(REPO, 'tools/dist_train.sh'),
-        osp.join(REPO, 'configs', config), '2', '--work-dir',
-        str(work), '--test-best', '--cfg-options', *options
-    ],
-                           capture_output=True,
-                           text=True,
-                           cwd=REPO,
-                           env=_env())
-    log = train.stdout + train.stderr
-    assert train.returncode == 0, (
-        train.stdout[-2500:] + '\n[stderr]\n' + train.stderr[-2500:])
-    assert 'Distributed training: True' in log
+    log, metrics, test_metrics = dist_train_and_test(config, options, tmp_path)
     # Both streams loaded their checkpoint; the flow stream's conv1 was
     # adapted from RGB to 2L = 10 channels.
     assert re.search(
@@ -71,26 +41,12 @@ def test_config_trains_distributed_and_tests(config, ucf101_root, checkpoints,
         r'\(64, 10, 7, 7\)', log), log[-3000:]
     if 'r50' not in config:
         assert "torchvision's ResNet names mapped" in log
-    best, metrics = _tested_metrics(train.stdout)
     assert 0.0 <= metrics['acc/top1'] <= 1.0
     if config.startswith('dr_'):
-        (record, ) = json.load(open(work / 'dr_history.json'))
+        (record, ) = json.load(open(tmp_path / 'work' / 'dr_history.json'))
         assert record['epoch'] == 1 and record['world_size'] == 2
         assert set(record['modalities']) == {'rgb', 'flow'}
-
     # tools/test.py on the selected checkpoint, as a user would.
-    tested = subprocess.run([
-        sys.executable,
-        osp.join(REPO, 'tools/test.py'),
-        osp.join(REPO, 'configs', config), best, '--work-dir',
-        str(tmp_path / 'test'), '--cfg-options', *options
-    ],
-                            capture_output=True,
-                            text=True,
-                            cwd=REPO,
-                            env=_env())
-    assert tested.returncode == 0, (tested.stdout + tested.stderr)[-4000:]
-    _, test_metrics = _tested_metrics(tested.stdout)
     assert set(test_metrics) >= {'acc/top1', 'acc/top5', 'acc/mean1'}
 
 
@@ -110,7 +66,7 @@ def test_missing_pretrained_checkpoint_fails_before_training(
                             capture_output=True,
                             text=True,
                             cwd=REPO,
-                            env=_env())
+                            env=tool_env())
     assert result.returncode != 0
     assert "init_cfg checkpoint '/nowhere/resnet18.pth' does not exist" in (
         result.stderr)

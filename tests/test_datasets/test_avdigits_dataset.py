@@ -1,4 +1,6 @@
 import os.path as osp
+import re
+import shutil
 import wave
 
 import cv2
@@ -7,6 +9,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmdr.audio import AudioFileError
 from mmdr.datasets import AVDigitsDataset
 from mmdr.registry import DATASETS
 from mmdr.utils import register_all_modules
@@ -128,3 +131,26 @@ def test_empty_split(data_root):
     ann = _write_ann(data_root, '\n')
     with pytest.raises(ValueError, match='lists no sample'):
         AVDigitsDataset(ann_file=ann, data_root=data_root)
+
+
+def test_truncated_wav_names_the_file(avdigits_root, tmp_path):
+    # A copy: the session fixture is shared and must stay intact.
+    root = shutil.copytree(avdigits_root, str(tmp_path / 'avdigits'))
+    dataset = DATASETS.build(
+        dict(
+            type='AVDigitsDataset',
+            data_root=root,
+            ann_file='train.txt',
+            pipeline=_pipeline()))
+    path = dataset.get_data_info(0)['audio_path']
+    with wave.open(path, 'rb') as f:
+        frames = f.getnframes()
+    # Cut the data, keep the header: it still promises every frame.
+    with open(path, 'r+b') as f:
+        f.truncate(44 + frames)  # half of the 16-bit samples
+    with pytest.raises(
+            AudioFileError,
+            match=rf'{re.escape(path)} is truncated: its header declares '
+            rf'{2 * frames} bytes of audio data, the file holds {frames}'):
+        dataset[0]
+    assert dataset[1]['inputs']['audio'].shape == (1, 257, 63)

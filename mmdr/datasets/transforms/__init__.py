@@ -1,9 +1,11 @@
-from .audio import LoadWaveform, LogSpectrogram
+from .audio import (CachedAudioFeature, KaldiFbank, LoadAudioFeature,
+                    LoadWaveform, LogSpectrogram)
 from .formatting import PackMultiModalInputs
 from .loading import ImageToFloat
 from .modality_pipeline import ModalityPipeline, SelectClipFrames
 
 __all__ = [
-    'ImageToFloat', 'LoadWaveform', 'LogSpectrogram', 'ModalityPipeline',
+    'CachedAudioFeature', 'ImageToFloat', 'KaldiFbank', 'LoadAudioFeature',
+    'LoadWaveform', 'LogSpectrogram', 'ModalityPipeline',
     'PackMultiModalInputs', 'SelectClipFrames'
 ]

@@ -1,0 +1,4 @@
+# D&R twin of jt_kinetics_sounds.py: the same model, data and schedule,
+# plus Diagnosing & Re-learning on the reference schedule (after epochs 21,
+# 41 and 61 of 90, lambda 3), diagnosing every training sample.
+_base_ = ['./jt_kinetics_sounds.py', '_base_/dr/dr_reference.py']
