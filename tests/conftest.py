@@ -215,3 +215,38 @@ def kinetics_sounds_root(tmp_path_factory) -> str:
         '3')
     assert result.returncode == 0, result.stdout + result.stderr
     return str(out)
+
+
+@pytest.fixture(scope='session')
+def mosi_root(tmp_path_factory) -> str:
+    """A folder holding ``mosi_data.pkl`` in the MulT format with the widths
+    of MulT's MOSI file (text 300, audio 5, vision 20): 48 / 16 / 16
+    utterances of 50 steps, left-padded with zero rows, with ids (see
+    ``tests/mosi_fixtures.py``). Read only."""
+    from mosi_fixtures import write_mosi_pickle
+
+    root = tmp_path_factory.mktemp('mosi') / 'mosi'
+    root.mkdir()
+    write_mosi_pickle(
+        str(root / 'mosi_data.pkl'),
+        sizes=(48, 16, 16),
+        widths=dict(text=300, audio=5, vision=20))
+    return str(root)
+
+
+@pytest.fixture(scope='session')
+def mosei_root(tmp_path_factory) -> str:
+    """As ``mosi_root`` with MOSEI's file name and widths (text 300, audio
+    74, vision 35), and some inf / nan in the training audio, as some
+    distributed MOSEI files hold. Read only."""
+    from mosi_fixtures import write_mosi_pickle
+
+    root = tmp_path_factory.mktemp('mosei') / 'mosei'
+    root.mkdir()
+    write_mosi_pickle(
+        str(root / 'mosei_senti_data.pkl'),
+        sizes=(48, 16, 16),
+        widths=dict(text=300, audio=74, vision=35),
+        seed=1,
+        inf_in_audio=3)
+    return str(root)

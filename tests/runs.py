@@ -95,7 +95,7 @@ def dist_train_and_test(config: str, options: Iterable[str],
     must pass.
 
     Args:
-        config (str): The config's file name under ``configs/``.
+        config (str): The config's file name under ``configs/``, or a path.
         options (Iterable[str]): ``--cfg-options`` of both tools.
         tmp_path: Test folder; the work dir is ``tmp_path / 'work'``.
 

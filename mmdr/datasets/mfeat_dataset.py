@@ -74,6 +74,11 @@ class MultipleFeaturesDataset(BaseMultiModalDataset):
         """tuple[str]: The modalities every sample provides."""
         return self.views
 
+    @property
+    def feature_widths(self) -> Dict[str, int]:
+        """dict[str, int]: Each view's number of features."""
+        return {view: MFEAT_VIEWS[view] for view in self.views}
+
     def _read_view(self, view: str) -> np.ndarray:
         """Read one view's CSV file.
 

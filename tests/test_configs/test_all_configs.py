@@ -37,15 +37,16 @@ def test_config_builds(path):
         dataset_cfg = cfg[f'{split}_dataloader']['dataset']
         assert DATASETS.get(dataset_cfg['type']) is not None
     # Model selection happens on validation, never on the test split.
-    assert cfg.default_hooks.checkpoint.save_best == 'acc/top1'
-    assert (_list_file(cfg.val_dataloader.dataset)
-            != _list_file(cfg.test_dataloader.dataset))
+    assert cfg.default_hooks.checkpoint.save_best in ('acc/top1',
+                                                      'sentiment/acc2')
+    assert (_split_of(cfg.val_dataloader.dataset)
+            != _split_of(cfg.test_dataloader.dataset))
 
 
-def _list_file(dataset_cfg):
-    """The split list a data set config reads."""
+def _split_of(dataset_cfg):
+    """The list file (and split of a multi-split file) a data set reads."""
     if dataset_cfg.get('ann_file'):
-        return dataset_cfg.ann_file
+        return dataset_cfg.ann_file, dataset_cfg.get('split')
     return DATASETS.get(dataset_cfg.type).split_file(dataset_cfg.split,
                                                      dataset_cfg.subset)
 

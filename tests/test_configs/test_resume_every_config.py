@@ -21,6 +21,7 @@ from av_options import av_shrink_options
 from conftest import REPO, data_root_cfg_options
 from dr_test_hooks import Interrupt, InterruptHook
 from mmengine.config import Config
+from mosi_fixtures import NONFINITE_ZERO_OPTIONS
 from runs import (build_runner, parse_options, read_history_or_none,
                   without_timings)
 from ucf101_options import (checkpoint_options, shrink_options,
@@ -78,35 +79,32 @@ def checkpoints(tmp_path_factory):
     return write_pretrained_checkpoints(tmp_path_factory.mktemp('ckpt'))
 
 
-def _data(config, roots, checkpoints):
+def _data(config, request, checkpoints):
     """The data root and the extra --cfg-options of a config."""
     name = osp.basename(config)
+    for data_set in ('mosi', 'mosei'):
+        if name.endswith(f'_{data_set}.py'):
+            return request.getfixturevalue(f'{data_set}_root'), (
+                NONFINITE_ZERO_OPTIONS if data_set == 'mosei' else [])
     for data_set in ('cremad', 'kinetics_sounds'):
         if f'_{data_set}' in name:
             # Small frames and audio, no workers.
-            return roots[data_set], av_shrink_options(name)
+            return (request.getfixturevalue(f'{data_set}_root'),
+                    av_shrink_options(name))
     if 'ucf101' in name:
         # Small frames, no workers (persistent workers keep their random
         # state outside any checkpoint), local pretrained checkpoints.
-        return roots['ucf101'], [
+        return request.getfixturevalue('ucf101_root'), [
             *shrink_options(name), *checkpoint_options(name, checkpoints)
         ]
-    return roots['avdigits' if 'avdigits' in name else 'mfeat'], []
+    data_set = 'avdigits' if 'avdigits' in name else 'mfeat'
+    return request.getfixturevalue(f'{data_set}_root'), []
 
 
 @pytest.mark.parametrize('config', RESUMED_CONFIGS, ids=osp.basename)
-def test_interrupted_and_resumed_run_is_bit_identical(config, mfeat_root,
-                                                      avdigits_root,
-                                                      ucf101_root, cremad_root,
-                                                      kinetics_sounds_root,
-                                                      checkpoints, tmp_path):
-    roots = dict(
-        mfeat=mfeat_root,
-        avdigits=avdigits_root,
-        ucf101=ucf101_root,
-        cremad=cremad_root,
-        kinetics_sounds=kinetics_sounds_root)
-    data_root, extra = _data(config, roots, checkpoints)
+def test_interrupted_and_resumed_run_is_bit_identical(config, checkpoints,
+                                                      tmp_path, request):
+    data_root, extra = _data(config, request, checkpoints)
     _run(config, tmp_path / 'straight', data_root, extra)
     work = tmp_path / 'interrupted'
     _run(config, work, data_root, extra, interrupt=(2, 'after_val'))

@@ -155,3 +155,35 @@ def test_reference_fbank_files_are_read_as_they_are(root, tmp_path):
     assert tuple(sample['inputs']['audio'].shape) == (1, 1024, 128)
     assert torch.equal(sample['inputs']['audio'][0], files[clip])
     assert tuple(sample['inputs']['visual'].shape) == (2, 3, 224, 224)
+
+
+def test_cached_front_end_as_the_config_comment_shows(root, tmp_path):
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'dr_cremad.py'))
+    dataset_cfg = cfg.test_dataloader.dataset
+    dataset_cfg.update(data_root=root)
+    plain = DATASETS.build(dataset_cfg)
+    pipeline = list(dataset_cfg.pipeline)
+    visual, frontend, pack = pipeline[0], pipeline[1:-1], pipeline[-1]
+    cache = tmp_path / 'cache'
+
+    def cached(frontend):
+        cached_cfg = dict(
+            dataset_cfg,
+            pipeline=[
+                visual,
+                dict(
+                    type='CachedAudioFeature',
+                    cache_dir=str(cache),
+                    transforms=frontend), pack
+            ])
+        return DATASETS.build(cached_cfg)
+
+    for _ in range(2):  # computed, then read back
+        sample = cached(frontend)[1]['inputs']['audio']
+        assert torch.equal(sample, plain[1]['inputs']['audio'])
+    (folder, ) = cache.iterdir()
+    assert (folder / 'settings.json').is_file()
+    # Another hop is another folder: nothing stale is read.
+    other = [dict(frontend[0]), dict(frontend[1], hop_length=512)]
+    assert tuple(cached(other)[1]['inputs']['audio'].shape) == (1, 257, 130)
+    assert len(list(cache.iterdir())) == 2

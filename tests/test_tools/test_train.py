@@ -201,6 +201,17 @@ def test_missing_modality_stops_before_training(mfeat_root, tmp_path):
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
 
 
+def test_wrong_feature_width_stops_before_training(mfeat_root, tmp_path):
+    result = run_tool('train.py', CONFIG, '--work-dir', tmp_path / 'work',
+                      '--cfg-options', *short_run_options(mfeat_root, 1),
+                      'model.encoders.fou.in_channels=75')
+    assert result.returncode != 0
+    assert ('train_dataloader.dataset (MultipleFeaturesDataset) has other '
+            'feature widths than the encoders expect (fou: 75 (model) vs 76 '
+            '(data)); set model.encoders.fou.in_channels=76') in result.stderr
+    assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
+
+
 def test_no_validate_still_relearns_after_the_diagnosed_epochs(
         mfeat_root, tmp_path):
     work = tmp_path / 'work'

@@ -11,7 +11,9 @@ class ModalityCheckHook(Hook):
     A model whose encoders name a modality that a data set does not provide
     would otherwise fail inside the first batch; this hook names the
     modality and the dataloader instead. Data sets without a ``modalities``
-    attribute (e.g. mmaction2's) are left to the model's own check.
+    attribute (e.g. mmaction2's) are left to the model's own check. Data
+    sets that know their feature widths (``feature_widths``, read from their
+    files) are also checked against the encoders' ``in_channels``.
     """
 
     priority = 'VERY_HIGH'
@@ -23,8 +25,11 @@ class ModalityCheckHook(Hook):
         available = getattr(dataset, 'modalities', None)
         if available is None or not hasattr(model, 'check_modalities'):
             return
-        model.check_modalities(available,
-                               f'{name}.dataset ({type(dataset).__name__})')
+        source = f'{name}.dataset ({type(dataset).__name__})'
+        model.check_modalities(available, source)
+        widths = getattr(dataset, 'feature_widths', None)
+        if widths and hasattr(model, 'check_feature_widths'):
+            model.check_feature_widths(widths, source)
 
     def before_train(self, runner) -> None:
         """Check the training and validation data.

@@ -99,6 +99,35 @@ class MultiModalRecognizer(BaseModel):
                 'encoders after the data set\'s modalities (or change the '
                 'data set\'s modalities).')
 
+    def check_feature_widths(self, widths: Dict[str, int],
+                             source: str) -> None:
+        """Raise if an encoder expects another input width than the data.
+
+        Feature files differ in their widths between distributed versions
+        (e.g. CMU-MOSI's audio has 5 or 74 features); the data set reads
+        them from its files and this names the mismatch before training.
+        Encoders without an ``in_channels`` attribute are not checked.
+
+        Args:
+            widths (dict[str, int]): Modality to feature width, as the data
+                set found it.
+            source (str): Where the widths come from, for the message.
+        """
+        wrong = {
+            m: (encoder.in_channels, widths[m])
+            for m, encoder in self.encoders.items()
+            if m in widths and getattr(encoder, 'in_channels', None) not in (
+                None, widths[m])
+        }
+        if wrong:
+            settings = ' '.join(f'model.encoders.{m}.in_channels={found}'
+                                for m, (_, found) in wrong.items())
+            details = ', '.join(f'{m}: {want} (model) vs {found} (data)'
+                                for m, (want, found) in wrong.items())
+            raise ValueError(
+                f'{source} has other feature widths than the encoders '
+                f'expect ({details}); set {settings}')
+
     def extract_feat(
             self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
         """Run every encoder on its modality.
