@@ -51,6 +51,8 @@ setup(
         mmcv_requirement(),
         'numpy>=2.0,<3',
         'scikit-learn>=1.9,<2',
+        # DRHook(kmeans_backend='faiss'): the alternative k-means backend.
+        'faiss-cpu>=1.15,<2',
         'tensorboard>=2.21,<3',
         # AV-Digits: WAV reading, and eSpeak NG for generating the set.
         'soundfile>=0.14,<0.15',

@@ -1,15 +1,17 @@
 """Clustering purity of uni-modal features (the "diagnosing" measurement)."""
 import numpy as np
-from sklearn.cluster import KMeans
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.preprocessing import minmax_scale
+
+from .kmeans import check_kmeans_backend, kmeans_labels
 
 
 def clustering_purity(features: np.ndarray,
                       labels: np.ndarray,
                       num_clusters: int,
                       seed: int = 0,
-                      n_init: int = 10) -> float:
+                      n_init: int = 10,
+                      backend: str = 'sklearn') -> float:
     """Clustering purity of a feature matrix with respect to its labels.
 
     As in the reference code, every feature dimension (column) is min-max
@@ -17,10 +19,10 @@ def clustering_purity(features: np.ndarray,
     ``MinMaxScaler(feature_range=(-1, 1))`` computes; a constant column
     becomes -1), so that k-means is not dominated by the dimensions with the
     largest range. The scaled features are clustered by k-means with
-    ``k = num_clusters`` and a fixed seed. Every cluster is assigned its
-    majority ground-truth label; the purity is the fraction of samples whose
-    label equals the majority label of their cluster. Several clusters may
-    share the same majority label.
+    ``k = num_clusters`` and a fixed seed (:func:`kmeans_labels`). Every
+    cluster is assigned its majority ground-truth label; the purity is the
+    fraction of samples whose label equals the majority label of their
+    cluster. Several clusters may share the same majority label.
 
     Args:
         features (np.ndarray): Uni-modal features of shape ``(N, C)``.
@@ -34,10 +36,15 @@ def clustering_purity(features: np.ndarray,
             inertia) is kept. Defaults to 10 (the reference code's
             ``KMeans(n_clusters, random_state=0)`` on scikit-learn < 1.4;
             since 1.4 that call means 1).
+        backend (str): k-means implementation: ``'sklearn'`` (the
+            reference) or ``'faiss'`` (faster; see
+            :mod:`mmdr.diagnosis.kmeans`). Scaling and purity are the same
+            for both. Defaults to ``'sklearn'``.
 
     Returns:
         float: Purity in ``[0, 1]``.
     """
+    check_kmeans_backend(backend)
     features = np.asarray(features)
     labels = np.asarray(labels)
     if features.ndim != 2:
@@ -68,9 +75,7 @@ def clustering_purity(features: np.ndarray,
                          f'{features.size}; cannot cluster them')
 
     scaled = minmax_scale(features, feature_range=(-1, 1), axis=0)
-    kmeans = KMeans(
-        n_clusters=int(num_clusters), random_state=seed, n_init=n_init)
-    cluster_ids = kmeans.fit_predict(scaled)
+    cluster_ids = kmeans_labels(scaled, num_clusters, seed, n_init, backend)
     # Rows: true labels, columns: clusters. A cluster's majority label
     # counts as correct for all its members carrying it: the column maxima.
     table = contingency_matrix(labels, cluster_ids)

@@ -14,8 +14,9 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmengine.utils import ProgressBar
 from torch.utils.data import Dataset, Subset
 
-from mmdr.diagnosis import (blend_toward_init, clustering_purity, purity_gap,
-                            relearn_strength)
+from mmdr.diagnosis import (KMEANS_BACKENDS, blend_toward_init,
+                            check_kmeans_backend, clustering_purity,
+                            purity_gap, relearn_strength)
 from mmdr.registry import DATASETS, HOOKS
 from mmdr.utils.dist_utils import gather_in_sampler_order, tensors_fingerprint
 from mmdr.utils.random_state import preserved_random_state
@@ -109,6 +110,10 @@ class DRHook(Hook):
         num_clusters (int, optional): k of k-means. Defaults to the head's
             ``num_classes``.
         kmeans_n_init (int): k-means restarts. Defaults to 10.
+        kmeans_backend (str): k-means implementation: ``'sklearn'`` (the
+            reference) or ``'faiss'`` (faiss-cpu; speed and agreement in
+            ``tools/analysis/benchmark_kmeans.py``, see
+            :mod:`mmdr.diagnosis.kmeans`). Defaults to ``'sklearn'``.
         seed (int): Seed of k-means, of the training subset and of the
             diagnosis data loaders. Defaults to 0.
         blend_buffers (bool): Also blend floating-point buffers (BatchNorm
@@ -146,6 +151,7 @@ class DRHook(Hook):
                  max_train_samples: Optional[Union[int, str]] = None,
                  num_clusters: Optional[int] = None,
                  kmeans_n_init: int = 10,
+                 kmeans_backend: str = 'sklearn',
                  seed: int = 0,
                  blend_buffers: bool = False,
                  reset_optimizer_state: bool = False,
@@ -169,6 +175,9 @@ class DRHook(Hook):
             isinstance(lam, (int, float)) and lam >= 0,
             'kmeans_n_init':
             isinstance(kmeans_n_init, int) and kmeans_n_init >= 1,
+            'kmeans_backend':
+            isinstance(kmeans_backend, str)
+            and kmeans_backend in KMEANS_BACKENDS,
             'max_train_samples':
             max_train_samples is None or max_train_samples == 'val'
             or (isinstance(max_train_samples, int) and max_train_samples > 0),
@@ -181,6 +190,7 @@ class DRHook(Hook):
             max_times=max_times,
             lam=lam,
             kmeans_n_init=kmeans_n_init,
+            kmeans_backend=kmeans_backend,
             max_train_samples=max_train_samples,
             init_state_device=init_state_device)
         for name, ok in checks.items():
@@ -189,7 +199,11 @@ class DRHook(Hook):
                     f'DRHook: {name}={values[name]!r} is invalid (interval '
                     'and begin >= 1, max_times >= 0, lam >= 0, '
                     "max_train_samples None, 'val' or > 0, "
-                    "init_state_device 'cpu' or 'model')")
+                    "init_state_device 'cpu' or 'model', kmeans_backend "
+                    f'one of {list(KMEANS_BACKENDS)})')
+        # A missing library fails here, before training, not at the first
+        # diagnosis epochs later.
+        check_kmeans_backend(kmeans_backend)
         self.interval = interval
         self.begin = begin
         self.max_times = max_times
@@ -198,6 +212,7 @@ class DRHook(Hook):
         self.max_train_samples = max_train_samples
         self.num_clusters = num_clusters
         self.kmeans_n_init = kmeans_n_init
+        self.kmeans_backend = kmeans_backend
         self.seed = seed
         self.blend_buffers = blend_buffers
         self.reset_optimizer_state = reset_optimizer_state
@@ -335,7 +350,8 @@ class DRHook(Hook):
             f'DRHook: diagnoses after epochs {planned} of '
             f'{runner.max_epochs} (counted from 1; done: {done}), '
             f'modalities {list(self.modalities)}, k={self.num_clusters}, '
-            f'k-means n_init={self.kmeans_n_init}, seed={self.seed}.')
+            f'k-means n_init={self.kmeans_n_init} '
+            f'backend={self.kmeans_backend}, seed={self.seed}.')
 
     def _check_model(self, model) -> None:
         if not callable(getattr(model, 'extract_modality_features', None)) \
@@ -509,7 +525,8 @@ class DRHook(Hook):
                     labels[side],
                     num_clusters=self.num_clusters,
                     seed=self.seed,
-                    n_init=self.kmeans_n_init)
+                    n_init=self.kmeans_n_init,
+                    backend=self.kmeans_backend)
             gap = purity_gap(purities['train'], purities['val'])
             result[m] = dict(
                 train_purity=purities['train'],

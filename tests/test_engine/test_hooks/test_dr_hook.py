@@ -7,6 +7,7 @@ import json
 import math
 import os
 import os.path as osp
+import sys
 
 import numpy as np
 import pytest
@@ -68,10 +69,17 @@ def test_schedule_of_the_reference_code():
     (dict(lam=-1), 'lam'),
     (dict(max_train_samples='train'), 'max_train_samples'),
     (dict(init_state_device='cuda:0'), 'init_state_device'),
+    (dict(kmeans_backend='cuml'), 'kmeans_backend'),
 ])
 def test_invalid_arguments(kwargs, name):
     with pytest.raises(ValueError, match=f'DRHook: {name}='):
         DRHook(**kwargs)
+
+
+def test_missing_kmeans_library_fails_at_construction(monkeypatch):
+    monkeypatch.setitem(sys.modules, 'faiss', None)
+    with pytest.raises(ImportError, match='pip install "faiss-cpu'):
+        DRHook(kmeans_backend='faiss')
 
 
 def test_relearning_follows_validation_in_the_reference_order(
@@ -263,14 +271,24 @@ def _features(model, dataset):
     return {m: np.concatenate(f) for m, f in feats.items()}, np.array(labels)
 
 
-def test_purities_equal_an_independent_computation(mfeat_root, tmp_path):
+@pytest.mark.parametrize('backend', ['sklearn', 'faiss'])
+def test_purities_equal_an_independent_computation(mfeat_root, tmp_path,
+                                                   backend, request):
+    if backend == 'faiss':
+        pytest.importorskip('faiss')
+        # faiss follows torch's threads; with one, its OpenMP pool does not
+        # fight torch's on a busy 2-core runner (20 s instead of 2 s).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        request.addfinalizer(lambda: torch.set_num_threads(threads))
     runner = runner_for(
         mfeat_root,
         tmp_path,
         3,
         interval=1,
         max_times=1,
-        max_train_samples=None)
+        max_train_samples=None,
+        kmeans_backend=repr(backend))
     runner.train()
     (record, ) = dr_hook(runner).history
     assert record['epoch'] == 2
@@ -292,8 +310,12 @@ def test_purities_equal_an_independent_computation(mfeat_root, tmp_path):
     for m, stats in record['modalities'].items():
         for side, (feats, labels) in sides.items():
             assert stats[f'{side}_purity'] == clustering_purity(
-                feats[m], labels, num_clusters=10, seed=0,
-                n_init=10), (m, side)
+                feats[m],
+                labels,
+                num_clusters=10,
+                seed=0,
+                n_init=10,
+                backend=backend), (m, side)
 
 
 def test_val_interval_does_not_move_relearning(mfeat_root, tmp_path):
