@@ -3,8 +3,6 @@ import os.path as osp
 from abc import abstractmethod
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
-from mmengine.logging import print_log
-
 from .base_multimodal_dataset import BaseMultiModalDataset, read_skip_list
 
 
@@ -173,14 +171,7 @@ class AudioVisualClipDataset(BaseMultiModalDataset):
                 continue
             data_list.append(
                 self._clip_info(clip, label, where, (prefix, suffix)))
-        if skipped:
-            print_log(
-                f'{type(self).__name__}: {len(skipped)} of the '
-                f'{len(skipped) + len(data_list)} clips of {self.ann_file} '
-                f'are in the skip list {self.skip_list} and left out: '
-                f'{skipped[:10]}{" ..." if len(skipped) > 10 else ""}',
-                logger='current',
-                level=30)
+        self.warn_skipped(skipped, len(data_list), self.skip_list)
         if not data_list:
             raise ValueError(f'{self.ann_file} lists no usable clip')
         return data_list

@@ -3,6 +3,7 @@ from abc import abstractmethod
 from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 
 def read_skip_list(path: str) -> Dict[str, str]:
@@ -110,6 +111,25 @@ class BaseMultiModalDataset(BaseDataset):
                     [field.strip() for field in line.split(delimiter)])
                 yield (f'{self.ann_file}, line {line_no} '
                        f'({line.strip()!r})', fields)
+
+    def warn_skipped(self, skipped: List[str], num_kept: int,
+                     skip_list: str) -> None:
+        """Log the clips of the annotation file that a skip list left out.
+
+        Args:
+            skipped (list[str]): The clips left out.
+            num_kept (int): The clips kept.
+            skip_list (str): The skip list's path, for the message.
+        """
+        if not skipped:
+            return
+        print_log(
+            f'{type(self).__name__}: {len(skipped)} of the '
+            f'{len(skipped) + num_kept} clips of {self.ann_file} are in the '
+            f'skip list {skip_list} and left out: '
+            f'{skipped[:10]}{" ..." if len(skipped) > 10 else ""}',
+            logger='current',
+            level=30)
 
     @staticmethod
     def parse_label(text: str, num_classes: int, where: str) -> int:

@@ -2,8 +2,6 @@ import os
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from mmengine.logging import print_log
-
 from mmdr.registry import DATASETS
 from .base_multimodal_dataset import BaseMultiModalDataset, read_skip_list
 
@@ -196,13 +194,7 @@ class UCF101Dataset(BaseMultiModalDataset):
             info = self._clip_info(fields, clip, where)
             info.update(label=label, clip=clip)
             data_list.append(info)
-        if skipped:
-            print_log(
-                f'UCF101Dataset: {len(skipped)} clips of {self.ann_file} '
-                f'are in the skip list {self.skip_list} and left out: '
-                f'{skipped[:10]}{" ..." if len(skipped) > 10 else ""}',
-                logger='current',
-                level=30)
+        self.warn_skipped(skipped, len(data_list), self.skip_list)
         if not data_list:
             raise ValueError(f'{self.ann_file} lists no usable clip')
         return data_list

@@ -212,7 +212,7 @@ def test_skip_list_leaves_clips_out_with_a_warning(tree, capsys):
     dataset = _dataset(tree, ann='with_missing.txt', skip_list=str(skip))
     assert len(dataset) == 3
     out = capsys.readouterr()
-    assert ('1 clips of' in out.out + out.err
+    assert ('1 of the 4 clips of' in out.out + out.err
             and "left out: ['Archery/v_Archery_g09_c01']" in out.out + out.err)
     assert 'Archery/v_Archery_g09_c01' not in [
         dataset.get_data_info(i)['clip'] for i in range(3)
