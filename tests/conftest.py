@@ -6,6 +6,7 @@ real files have.
 import os.path as osp
 import subprocess
 import sys
+import traceback
 import zipfile
 
 import numpy as np
@@ -13,6 +14,23 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MFEAT_DIMS = dict(fou=76, fac=216, kar=64, pix=240, zer=47, mor=6)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Report the cause that a ``raise ... from None`` hides.
+
+    mmengine's ``Runner.call_hook`` re-raises a hook's TypeError that way,
+    which drops the traceback down to the line that failed.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    error = call.excinfo.value if call.excinfo is not None else None
+    if (report.failed and getattr(error, '__suppress_context__', False)
+            and error.__context__ is not None):
+        report.sections.append(
+            ('hidden cause (raised "from None")',
+             ''.join(traceback.format_exception(error.__context__))))
 
 
 def write_mfeat_csvs(folder: str, per_class: int = 12, seed: int = 0) -> None:

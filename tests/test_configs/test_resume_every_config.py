@@ -18,6 +18,7 @@ import os.path as osp
 import pytest
 import torch
 from av_options import av_shrink_options
+from config_groups import trains_like_another
 from conftest import REPO, data_root_cfg_options
 from dr_test_hooks import Interrupt, InterruptHook
 from mmengine.config import Config
@@ -32,13 +33,6 @@ from mmdr.utils import register_all_modules
 register_all_modules()
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
 EPOCHS = 4
-
-
-def trains_like_another(config: str) -> bool:
-    """Whether the config's training is another shipped config's."""
-    name = osp.basename(config)
-    return name.startswith('jt_') or name.endswith('_tsn-test.py')
-
 
 RESUMED_CONFIGS = [c for c in CONFIGS if not trains_like_another(c)]
 
