@@ -1,3 +1,3 @@
 # D&R twin of jt_mfeat.py: the same model, data and schedule, plus the
 # Diagnosing & Re-learning hook.
-_base_ = ['./jt_mfeat.py', './_base_/dr/dr_30e.py']
+_base_ = ['./jt_mfeat.py', './_base_/dr/dr_27e.py']

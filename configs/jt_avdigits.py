@@ -3,7 +3,7 @@
 # alone it reaches about 84% test accuracy, the audio alone about 41%, jointly
 # about 85% (see tools/data/avdigits/prepare_avdigits.py).
 _base_ = [
-    '_base_/default_runtime.py', '_base_/schedules/adam_30e.py',
+    '_base_/default_runtime.py', '_base_/schedules/adam_27e_constant.py',
     '_base_/datasets/avdigits.py'
 ]
 
@@ -28,8 +28,3 @@ model = dict(
                 type='SmallCNN', channels=(32, 64, 128), pools=(2, 2, 1)))),
     fusion=dict(type='ConcatFusion'),
     cls_head=dict(type='LinearClsHead', num_classes=10, topk=(1, )))
-
-train_cfg = dict(max_epochs=20)
-param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=20, eta_min=1e-5, by_epoch=True)
-]

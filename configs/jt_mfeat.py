@@ -1,7 +1,7 @@
 # Joint training (no balancing) of an MLP per view of the UCI Multiple
 # Features digits, concatenation fusion, linear classifier.
 _base_ = [
-    '_base_/default_runtime.py', '_base_/schedules/adam_30e.py',
+    '_base_/default_runtime.py', '_base_/schedules/adam_27e_constant.py',
     '_base_/datasets/mfeat.py'
 ]
 

@@ -18,6 +18,8 @@ from mmengine.runner import Runner
 
 # Running from a checkout without installing works too.
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from mmdr.diagnosis import format_dr_history  # noqa: E402
+from mmdr.engine.hooks import DRHook  # noqa: E402
 from mmdr.utils import check_no_earlier_run  # noqa: E402
 from mmdr.utils import register_all_modules  # noqa: E402
 from mmdr.utils import setup_cpu_distributed  # noqa: E402
@@ -162,6 +164,22 @@ def test_best(runner: Runner) -> dict:
     return metrics
 
 
+def print_dr_history(runner: Runner) -> None:
+    """Print the run's D&R diagnoses as a table, on the main process.
+
+    Args:
+        runner (Runner): A runner that finished training; nothing is
+            printed without a :class:`DRHook`.
+    """
+    hooks = [hook for hook in runner.hooks if isinstance(hook, DRHook)]
+    if not hooks or not is_main_process():
+        return
+    hook = hooks[0]
+    print(f'D&R diagnoses of this run (also in '
+          f'{osp.join(runner.work_dir, hook.history_file)}):')
+    print(format_dr_history(hook.history))
+
+
 def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
@@ -177,6 +195,7 @@ def main() -> None:
     runner.train()
     if args.test_best:
         test_best(runner)
+    print_dr_history(runner)
     teardown_distributed()
 
 

@@ -4,12 +4,14 @@ and blending of encoder weights toward their initialisation.
 Nothing in this subpackage depends on mmengine, so it can be used and tested
 on its own.
 """
+from .history_table import format_dr_history
 from .kmeans import KMEANS_BACKENDS, check_kmeans_backend, kmeans_labels
 from .purity import clustering_purity
 from .relearning import blend_toward_init
 from .strength import purity_gap, relearn_strength
 
 __all__ = [
-    'KMEANS_BACKENDS', 'check_kmeans_backend', 'kmeans_labels',
-    'clustering_purity', 'purity_gap', 'relearn_strength', 'blend_toward_init'
+    'format_dr_history', 'KMEANS_BACKENDS', 'check_kmeans_backend',
+    'kmeans_labels', 'clustering_purity', 'purity_gap', 'relearn_strength',
+    'blend_toward_init'
 ]

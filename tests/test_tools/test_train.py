@@ -31,8 +31,7 @@ def run_tool(tool, *args, cwd=REPO):
 
 def short_run_options(data_root, epochs):
     return [
-        *data_root_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
-        f'param_scheduler.0.T_max={epochs}'
+        *data_root_cfg_options(data_root), f'train_cfg.max_epochs={epochs}'
     ]
 
 
@@ -232,3 +231,14 @@ def test_no_validate_still_relearns_after_the_diagnosed_epochs(
     assert all(r['num_val_samples'] == 12 for r in history)
     best, _ = printed_metrics(result.stdout)
     assert best.endswith('epoch_4.pth')
+    # The diagnoses are printed last, as a table: a row per diagnosis and
+    # modality, with the values of dr_history.json.
+    table = result.stdout.split('D&R diagnoses of this run')[-1]
+    rows = [line for line in table.splitlines() if line.startswith('| ')]
+    assert len(rows) == 2 + 2 * 3
+    epoch, modality, *values = rows[2].strip('| ').split(' | ')
+    stats = history[0]['modalities'][modality]
+    assert int(epoch) == 2
+    assert [float(v) for v in values] == pytest.approx(
+        [stats[k] for k in ('train_purity', 'val_purity', 'gap', 'strength')],
+        abs=5e-5)

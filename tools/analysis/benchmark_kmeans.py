@@ -10,7 +10,10 @@ k-means seeds (seed 0 against seed 1), the yardstick of what a different
 local optimum costs.
 
 OpenMP threads are set to ``--threads`` (default 2) before numpy, scikit-
-learn and faiss load.
+learn and faiss load. ``--after-torch`` runs a torch matrix product right
+before every clustering, as a diagnosis clusters right after the feature
+extraction: torch's idle OpenMP threads may then still spin while the
+k-means library's threads start.
 
 Example:
     python tools/analysis/benchmark_kmeans.py --data-seeds 0 1 2
@@ -33,6 +36,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--data-seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument(
+        '--after-torch',
+        action='store_true',
+        help='run a torch matrix product before every clustering')
     return parser.parse_args()
 
 
@@ -60,6 +67,10 @@ def gaussians(num_samples: int, num_classes: int, dim: int, separation: float,
 
 
 def timed_purity(feats, labels, k, backend, n_init, seed=0):
+    if ARGS.after_torch:
+        square = torch.ones(512, 512)
+        for _ in range(8):
+            square = square @ square / 512
     start = time.perf_counter()
     purity = clustering_purity(
         feats, labels, k, seed=seed, n_init=n_init, backend=backend)
@@ -107,7 +118,8 @@ def main() -> None:
                 f' | {diff(other_seed, ref)} |')
             print(lines[-1], flush=True)
     print(f'\nOMP_NUM_THREADS={ARGS.threads}, torch threads '
-          f'{torch.get_num_threads()}; {ARGS.classes} classes; data seeds '
+          f'{torch.get_num_threads()}; after torch: {ARGS.after_torch}; '
+          f'{ARGS.classes} classes; data seeds '
           f'{ARGS.data_seeds}; time: median of {ARGS.repeats} (data seed '
           f'{ARGS.data_seeds[0]}), scaling and purity included.\n')
     print('\n'.join(lines))

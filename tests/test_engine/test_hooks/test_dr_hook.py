@@ -31,7 +31,7 @@ BUFFERS = ('running_mean', 'running_var', 'num_batches_tracked')
 def options(data_root, epochs, **hook):
     opts = [
         *data_root_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
-        f'param_scheduler.0.T_max={epochs}', 'default_hooks.logger.interval=1'
+        'default_hooks.logger.interval=1'
     ]
     opts += [f'custom_hooks.0.{k}={v}' for k, v in hook.items()]
     return opts

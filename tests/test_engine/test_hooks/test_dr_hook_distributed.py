@@ -17,8 +17,7 @@ CONFIG = osp.join(REPO, 'configs/dr_mfeat.py')
 
 def _options(data_root, epochs):
     return [
-        *data_root_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
-        f'param_scheduler.0.T_max={epochs}'
+        *data_root_cfg_options(data_root), f'train_cfg.max_epochs={epochs}'
     ]
 
 

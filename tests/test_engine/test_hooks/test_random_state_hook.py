@@ -19,8 +19,7 @@ CONFIG = osp.join(REPO, 'configs/dr_mfeat.py')
 def _options(data_root, epochs, *extra):
     return [
         *data_root_cfg_options(data_root), f'train_cfg.max_epochs={epochs}',
-        f'param_scheduler.0.T_max={epochs}', 'custom_hooks.0.interval=1',
-        'custom_hooks.0.max_times=1', *extra
+        'custom_hooks.0.interval=1', 'custom_hooks.0.max_times=1', *extra
     ]
 
 

@@ -28,8 +28,8 @@ state (its pitch-flutter phase) from one utterance to the next.
 
 The defaults (image noise std 48, 2x2..3x3 occlusions, SNR -6..6 dB) were
 tuned so that the data set shows modality imbalance. With
-``configs/jt_avdigits.py``'s encoders and schedule (20 epochs, seed 0,
-mmdr 0.2) the images alone reach about 84% test accuracy and learn fast
+``configs/jt_avdigits.py``'s encoders (mmdr 0.2's 20-epoch cosine
+schedule, seed 0) the images alone reach about 84% test accuracy and learn fast
 (best validation epoch 9), the audio alone only about 41% and slowly (best
 epoch 18), and joint training about 85% (seeds 0-4): the visual
 modality dominates, the audio one adds little, and joint training stays
