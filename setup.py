@@ -2,9 +2,10 @@
 
 torch is limited to the releases verified with mmengine 0.10.7 and mmaction2
 1.1.0 (2.11 to 2.13); install your torch build first (the CPU or CUDA one),
-as OpenMMLab's installation guides say. mmcv: full ``mmcv`` is used where it is already
-installed (e.g. with compiled ops from ``mim``); otherwise the pure-Python
-``mmcv-lite`` is installed. Both provide the ``mmcv`` module, so never both.
+as OpenMMLab's installation guides say. mmcv: full ``mmcv`` is used where it
+is already installed (e.g. with compiled ops from ``mim``); otherwise the
+pure-Python ``mmcv-lite`` is installed. Both provide the ``mmcv`` module, so
+never both.
 """
 from importlib import metadata
 
@@ -51,6 +52,9 @@ setup(
         mmcv_requirement(),
         'numpy>=2.0,<3',
         'scikit-learn>=1.9,<2',
+        # Per-thread OpenMP limits of k-means run side by side (a
+        # scikit-learn dependency, imported by mmdr.diagnosis directly).
+        'threadpoolctl>=3.8,<4',
         # DRHook(kmeans_backend='faiss'): the alternative k-means backend.
         'faiss-cpu>=1.15,<2',
         'tensorboard>=2.21,<3',

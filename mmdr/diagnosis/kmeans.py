@@ -11,11 +11,12 @@ different local optima on overlapping data
 (``tools/analysis/benchmark_kmeans.py`` measures by how much).
 """
 import contextlib
-from typing import Iterator
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
+from threadpoolctl import threadpool_limits
 
 #: Names accepted by :func:`kmeans_labels`.
 KMEANS_BACKENDS = ('sklearn', 'faiss')
@@ -70,7 +71,8 @@ def kmeans_labels(features: np.ndarray,
                   num_clusters: int,
                   seed: int = 0,
                   n_init: int = 10,
-                  backend: str = 'sklearn') -> np.ndarray:
+                  backend: str = 'sklearn',
+                  num_threads: Optional[int] = None) -> np.ndarray:
     """Cluster ids of every row of ``features`` by k-means.
 
     Args:
@@ -82,34 +84,45 @@ def kmeans_labels(features: np.ndarray,
         n_init (int): Restarts; the one with the lowest inertia is kept.
         backend (str): ``'sklearn'`` or ``'faiss'``. Defaults to
             ``'sklearn'``.
+        num_threads (int, optional): OpenMP threads of this call, set for
+            the calling thread only (so that clusterings run side by side
+            from several threads can share the cores). Defaults to None:
+            torch's intra-op thread count for faiss, the library's own
+            default for scikit-learn.
 
     Returns:
         np.ndarray: Cluster ids of shape ``(N, )`` in ``[0, num_clusters)``.
     """
     check_kmeans_backend(backend)
     if backend == 'faiss':
-        return _faiss_labels(features, num_clusters, seed, n_init)
-    return _sklearn_labels(features, num_clusters, seed, n_init)
+        return _faiss_labels(features, num_clusters, seed, n_init, num_threads)
+    return _sklearn_labels(features, num_clusters, seed, n_init, num_threads)
 
 
 def _sklearn_labels(features: np.ndarray, num_clusters: int, seed: int,
-                    n_init: int) -> np.ndarray:
+                    n_init: int, num_threads: Optional[int]) -> np.ndarray:
     kmeans = KMeans(
         n_clusters=int(num_clusters), random_state=seed, n_init=n_init)
-    return kmeans.fit_predict(features)
+    if num_threads is None:
+        return kmeans.fit_predict(features)
+    # scikit-learn sizes its OpenMP loops by omp_get_max_threads(), which
+    # omp_set_num_threads sets for the calling thread.
+    with threadpool_limits(limits=int(num_threads), user_api='openmp'):
+        return kmeans.fit_predict(features)
 
 
 @contextlib.contextmanager
-def _faiss_threads(faiss) -> Iterator[None]:
-    """Run faiss with torch's intra-op thread count.
+def _faiss_threads(faiss, num_threads: Optional[int]) -> Iterator[None]:
+    """Run faiss with ``num_threads`` or torch's intra-op thread count.
 
     faiss-cpu ships its own OpenMP runtime, which reads ``OMP_NUM_THREADS``
     but not ``torch.set_num_threads``; following torch keeps the diagnosis
     within the threads a run was given (torch's default honours
-    ``OMP_NUM_THREADS`` too). The previous setting is restored.
+    ``OMP_NUM_THREADS`` too). The setting is the calling thread's; the
+    previous one is restored.
     """
     previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(torch.get_num_threads())
+    faiss.omp_set_num_threads(num_threads or torch.get_num_threads())
     try:
         yield
     finally:
@@ -117,7 +130,7 @@ def _faiss_threads(faiss) -> Iterator[None]:
 
 
 def _faiss_labels(features: np.ndarray, num_clusters: int, seed: int,
-                  n_init: int) -> np.ndarray:
+                  n_init: int, num_threads: Optional[int]) -> np.ndarray:
     faiss = import_faiss()
     if isinstance(seed, bool) or not isinstance(
             seed, (int, np.integer)) or not 0 <= seed < 2**31:
@@ -140,7 +153,7 @@ def _faiss_labels(features: np.ndarray, num_clusters: int, seed: int,
         max_points_per_centroid=num_samples,
         min_points_per_centroid=1,
         verbose=False)
-    with _faiss_threads(faiss):
+    with _faiss_threads(faiss, num_threads):
         kmeans.train(points)
         _, ids = kmeans.index.search(points, 1)
     return ids.ravel().astype(np.int64)

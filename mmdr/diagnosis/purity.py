@@ -1,4 +1,6 @@
 """Clustering purity of uni-modal features (the "diagnosing" measurement)."""
+from typing import Optional
+
 import numpy as np
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.preprocessing import minmax_scale
@@ -11,7 +13,8 @@ def clustering_purity(features: np.ndarray,
                       num_clusters: int,
                       seed: int = 0,
                       n_init: int = 10,
-                      backend: str = 'sklearn') -> float:
+                      backend: str = 'sklearn',
+                      num_threads: Optional[int] = None) -> float:
     """Clustering purity of a feature matrix with respect to its labels.
 
     As in the reference code, every feature dimension (column) is min-max
@@ -40,6 +43,8 @@ def clustering_purity(features: np.ndarray,
             reference) or ``'faiss'`` (faster; see
             :mod:`mmdr.diagnosis.kmeans`). Scaling and purity are the same
             for both. Defaults to ``'sklearn'``.
+        num_threads (int, optional): OpenMP threads of the k-means call (see
+            :func:`kmeans_labels`). Defaults to None.
 
     Returns:
         float: Purity in ``[0, 1]``.
@@ -75,7 +80,8 @@ def clustering_purity(features: np.ndarray,
                          f'{features.size}; cannot cluster them')
 
     scaled = minmax_scale(features, feature_range=(-1, 1), axis=0)
-    cluster_ids = kmeans_labels(scaled, num_clusters, seed, n_init, backend)
+    cluster_ids = kmeans_labels(scaled, num_clusters, seed, n_init, backend,
+                                num_threads)
     # Rows: true labels, columns: clusters. A cluster's majority label
     # counts as correct for all its members carrying it: the column maxima.
     table = contingency_matrix(labels, cluster_ids)

@@ -9,6 +9,11 @@ scikit-learn's at the same n_init, and with scikit-learn's own spread over
 k-means seeds (seed 0 against seed 1), the yardstick of what a different
 local optimum costs.
 
+Then one diagnosis: ``--modalities`` modalities, each with a training and a
+validation matrix of ``--sizes`` rows at separation ``--diagnosis-
+separation``, clustered one after the other and side by side
+(:func:`mmdr.diagnosis.clustering_purities`), per backend and n_init.
+
 OpenMP threads are set to ``--threads`` (default 2) before numpy, scikit-
 learn and faiss load. ``--after-torch`` runs a torch matrix product right
 before every clustering, as a diagnosis clusters right after the feature
@@ -36,6 +41,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--data-seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--repeats', type=int, default=3)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--modalities', type=int, default=2)
+    parser.add_argument('--diagnosis-separation', type=float, default=0.1)
     parser.add_argument(
         '--after-torch',
         action='store_true',
@@ -51,6 +58,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from mmdr.diagnosis import clustering_purities  # noqa: E402
 from mmdr.diagnosis import clustering_purity  # noqa: E402
 
 RUNS = (('sklearn', 10), ('sklearn', 1), ('faiss', 10), ('faiss', 1))
@@ -67,14 +75,54 @@ def gaussians(num_samples: int, num_classes: int, dim: int, separation: float,
 
 
 def timed_purity(feats, labels, k, backend, n_init, seed=0):
-    if ARGS.after_torch:
-        square = torch.ones(512, 512)
-        for _ in range(8):
-            square = square @ square / 512
+    torch_work()
     start = time.perf_counter()
     purity = clustering_purity(
         feats, labels, k, seed=seed, n_init=n_init, backend=backend)
     return purity, time.perf_counter() - start
+
+
+def torch_work() -> None:
+    """A torch matrix product, as the extraction before a clustering."""
+    if ARGS.after_torch:
+        square = torch.ones(512, 512)
+        for _ in range(8):
+            square = square @ square / 512
+
+
+def diagnosis_table() -> List[str]:
+    """Time one diagnosis's clusterings, one at a time and side by side."""
+    matrices = {}
+    for m in range(ARGS.modalities):
+        for side, size in zip(('train', 'val'), ARGS.sizes):
+            matrices[(m, side)] = gaussians(size, ARGS.classes, ARGS.dim,
+                                            ARGS.diagnosis_separation,
+                                            100 * m + size)
+    lines = [
+        '| backend | n_init | one at a time (s) | side by side (s) | '
+        'same purities |', '|---|---|---|---|---|'
+    ]
+    for backend, n_init in RUNS:
+        times, results = {}, {}
+        for side_by_side in (False, True):
+            runs = []
+            for _ in range(ARGS.repeats):
+                torch_work()
+                start = time.perf_counter()
+                results[side_by_side] = clustering_purities(
+                    matrices,
+                    ARGS.classes,
+                    n_init=n_init,
+                    backend=backend,
+                    side_by_side=side_by_side)
+                runs.append(time.perf_counter() - start)
+            times[side_by_side] = float(np.median(runs))
+        lines.append(f'| {backend} | {n_init} | {times[False]:.3f} | '
+                     f'{times[True]:.3f} | '
+                     f'{"yes" if results[False] == results[True] else "no"}'
+                     ' |')
+        print(lines[-1], flush=True)
+    return lines
 
 
 def main() -> None:
@@ -123,6 +171,11 @@ def main() -> None:
           f'{ARGS.data_seeds}; time: median of {ARGS.repeats} (data seed '
           f'{ARGS.data_seeds[0]}), scaling and purity included.\n')
     print('\n'.join(lines))
+    rows = ' + '.join(f'{ARGS.modalities} x {n}' for n in ARGS.sizes)
+    print(f'\nOne diagnosis: {rows} rows, separation '
+          f'{ARGS.diagnosis_separation}, {ARGS.threads} threads; median of '
+          f'{ARGS.repeats}.\n')
+    print('\n'.join(diagnosis_table()))
 
 
 if __name__ == '__main__':

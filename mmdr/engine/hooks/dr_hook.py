@@ -15,7 +15,7 @@ from mmengine.utils import ProgressBar
 from torch.utils.data import Dataset, Subset
 
 from mmdr.diagnosis import (KMEANS_BACKENDS, blend_toward_init,
-                            check_kmeans_backend, clustering_purity,
+                            check_kmeans_backend, clustering_purities,
                             purity_gap, relearn_strength)
 from mmdr.registry import DATASETS, HOOKS
 from mmdr.utils.dist_utils import gather_in_sampler_order, tensors_fingerprint
@@ -114,6 +114,10 @@ class DRHook(Hook):
             reference) or ``'faiss'`` (faiss-cpu; speed and agreement in
             ``tools/analysis/benchmark_kmeans.py``, see
             :mod:`mmdr.diagnosis.kmeans`). Defaults to ``'sklearn'``.
+        kmeans_side_by_side (bool): Run the clusterings of a diagnosis (two
+            per modality) at once, torch's threads shared among them
+            (:func:`mmdr.diagnosis.clustering_purities`); False runs them
+            one after the other. Defaults to True.
         seed (int): Seed of k-means, of the training subset and of the
             diagnosis data loaders. Defaults to 0.
         blend_buffers (bool): Also blend floating-point buffers (BatchNorm
@@ -152,6 +156,7 @@ class DRHook(Hook):
                  num_clusters: Optional[int] = None,
                  kmeans_n_init: int = 10,
                  kmeans_backend: str = 'sklearn',
+                 kmeans_side_by_side: bool = True,
                  seed: int = 0,
                  blend_buffers: bool = False,
                  reset_optimizer_state: bool = False,
@@ -183,6 +188,8 @@ class DRHook(Hook):
             or (isinstance(max_train_samples, int) and max_train_samples > 0),
             'init_state_device':
             init_state_device in ('cpu', 'model'),
+            'kmeans_side_by_side':
+            isinstance(kmeans_side_by_side, bool),
         }
         values = dict(
             interval=interval,
@@ -192,7 +199,8 @@ class DRHook(Hook):
             kmeans_n_init=kmeans_n_init,
             kmeans_backend=kmeans_backend,
             max_train_samples=max_train_samples,
-            init_state_device=init_state_device)
+            init_state_device=init_state_device,
+            kmeans_side_by_side=kmeans_side_by_side)
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(
@@ -200,7 +208,8 @@ class DRHook(Hook):
                     'and begin >= 1, max_times >= 0, lam >= 0, '
                     "max_train_samples None, 'val' or > 0, "
                     "init_state_device 'cpu' or 'model', kmeans_backend "
-                    f'one of {list(KMEANS_BACKENDS)})')
+                    f'one of {list(KMEANS_BACKENDS)}, kmeans_side_by_side a '
+                    'bool)')
         # A missing library fails here, before training, not at the first
         # diagnosis epochs later.
         check_kmeans_backend(kmeans_backend)
@@ -213,6 +222,7 @@ class DRHook(Hook):
         self.num_clusters = num_clusters
         self.kmeans_n_init = kmeans_n_init
         self.kmeans_backend = kmeans_backend
+        self.kmeans_side_by_side = kmeans_side_by_side
         self.seed = seed
         self.blend_buffers = blend_buffers
         self.reset_optimizer_state = reset_optimizer_state
@@ -510,9 +520,8 @@ class DRHook(Hook):
             dict: Per modality ``train_purity``, ``val_purity``, ``gap`` and
             ``strength``.
         """
-        result = {}
+        matrices = {}
         for m in self.modalities:
-            purities = {}
             for side in ('train', 'val'):
                 feats = features[side][m]
                 if not np.isfinite(feats).all():
@@ -520,17 +529,20 @@ class DRHook(Hook):
                         f'DRHook: {int((~np.isfinite(feats)).sum())} '
                         f'non-finite values in the {side} features of '
                         f'modality {m!r}; no weight was changed.')
-                purities[side] = clustering_purity(
-                    feats,
-                    labels[side],
-                    num_clusters=self.num_clusters,
-                    seed=self.seed,
-                    n_init=self.kmeans_n_init,
-                    backend=self.kmeans_backend)
-            gap = purity_gap(purities['train'], purities['val'])
+                matrices[(m, side)] = (feats, labels[side])
+        purities = clustering_purities(
+            matrices,
+            num_clusters=self.num_clusters,
+            seed=self.seed,
+            n_init=self.kmeans_n_init,
+            backend=self.kmeans_backend,
+            side_by_side=self.kmeans_side_by_side)
+        result = {}
+        for m in self.modalities:
+            gap = purity_gap(purities[(m, 'train')], purities[(m, 'val')])
             result[m] = dict(
-                train_purity=purities['train'],
-                val_purity=purities['val'],
+                train_purity=purities[(m, 'train')],
+                val_purity=purities[(m, 'val')],
                 gap=gap,
                 strength=relearn_strength(gap, self.lam))
         return result

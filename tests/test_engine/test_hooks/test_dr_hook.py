@@ -70,6 +70,7 @@ def test_schedule_of_the_reference_code():
     (dict(max_train_samples='train'), 'max_train_samples'),
     (dict(init_state_device='cuda:0'), 'init_state_device'),
     (dict(kmeans_backend='cuml'), 'kmeans_backend'),
+    (dict(kmeans_side_by_side='yes'), 'kmeans_side_by_side'),
 ])
 def test_invalid_arguments(kwargs, name):
     with pytest.raises(ValueError, match=f'DRHook: {name}='):
