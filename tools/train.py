@@ -175,8 +175,9 @@ def print_dr_history(runner: Runner) -> None:
     if not hooks or not is_main_process():
         return
     hook = hooks[0]
-    print(f'D&R diagnoses of this run (also in '
-          f'{osp.join(runner.work_dir, hook.history_file)}):')
+    where = osp.join(runner.work_dir, hook.history_file)
+    print('D&R diagnoses of this run' +
+          (f' (also in {where}):' if hook.history else ':'))
     print(format_dr_history(hook.history))
 
 
