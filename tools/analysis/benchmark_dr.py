@@ -24,13 +24,11 @@ from typing import Dict, List
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.registry import DATASETS, MODELS  # noqa: E402
+from mmdr.analysis import extract_modality_features  # noqa: E402
+from mmdr.analysis import fit_linear_probe  # noqa: E402
+from mmdr.analysis import load_model_checkpoint  # noqa: E402
 from mmdr.utils import register_all_modules  # noqa: E402
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
@@ -78,46 +76,30 @@ def train(config: str, seed: int, work_dir: str, threads: int) -> dict:
     return dict(best_ckpt=match.group(1), test=json.loads(match.group(2)))
 
 
-def features(model, cfg: Config, dataset_cfg: dict) -> tuple:
-    """Pooled per-modality features and labels of a data set."""
-    dataset = DATASETS.build(dataset_cfg)
-    loader = Runner.build_dataloader(
-        dict(
-            batch_size=cfg.val_dataloader.batch_size,
-            num_workers=cfg.val_dataloader.num_workers,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            dataset=dataset))
-    feats: Dict[str, List[np.ndarray]] = {m: [] for m in model.modalities}
-    labels = []
-    for batch in loader:
-        for m, f in model.extract_modality_features(batch).items():
-            feats[m].append(f.numpy())
-        labels += [int(s.gt_labels.item) for s in batch['data_samples']]
-    return {m: np.concatenate(f) for m, f in feats.items()}, np.array(labels)
-
-
 def unimodal_probes(config: str, checkpoint: str) -> Dict[str, float]:
     """Test accuracy of a logistic regression on each frozen encoder.
 
     The probe is trained on the training split read with the validation
-    pipeline (no augmentation) and scored on the test split.
+    pipeline (no augmentation) and scored on the test split (the
+    validation split too: ``tools/analysis/probe.py``).
     """
     cfg = Config.fromfile(config)
-    model = MODELS.build(cfg.model)
-    state = torch.load(checkpoint, map_location='cpu')['state_dict']
-    model.load_state_dict(state)
+    model = load_model_checkpoint(cfg, checkpoint)
+    loader = cfg.val_dataloader
     train_cfg = dict(cfg.train_dataloader.dataset)
-    train_cfg.update(
-        pipeline=cfg.val_dataloader.dataset.pipeline, test_mode=True)
-    train_x, train_y = features(model, cfg, train_cfg)
-    test_x, test_y = features(model, cfg, cfg.test_dataloader.dataset)
-    probes = {}
-    for m in model.modalities:
-        probe = make_pipeline(StandardScaler(),
-                              LogisticRegression(max_iter=2000))
-        probe.fit(train_x[m], train_y)
-        probes[m] = float(probe.score(test_x[m], test_y))
-    return probes
+    train_cfg.update(pipeline=loader.dataset.pipeline, test_mode=True)
+    train_x, train_y = extract_modality_features(model, train_cfg,
+                                                 loader.batch_size,
+                                                 loader.num_workers)
+    test_x, test_y = extract_modality_features(model,
+                                               cfg.test_dataloader.dataset,
+                                               loader.batch_size,
+                                               loader.num_workers)
+    return {
+        m: fit_linear_probe(train_x[m], train_y,
+                            dict(test=(test_x[m], test_y)))['test']
+        for m in train_x
+    }
 
 
 def run(config: str, seed: int, root: str, threads: int) -> dict:

@@ -1,0 +1,111 @@
+"""Uni-modal linear probes of a trained multimodal model (the paper's
+Figure 1b/c): how well each frozen encoder separates the classes alone.
+
+The encoders of CONFIG's model get CHECKPOINT's weights and stay frozen; the
+pooled features of each modality on the training split (read with the
+validation pipeline, no augmentation) fit a logistic regression on
+standardised features, which is scored on the validation and test splits.
+Comparing an encoder's probe under joint training with the same encoder
+trained alone measures how far joint training left it behind.
+
+Example:
+    python tools/analysis/probe.py configs/dr_avdigits.py \\
+        work_dirs/dr_avdigits/best_acc_top1_epoch_*.pth --out probe.json
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+from typing import Dict
+
+from mmengine.config import Config, DictAction
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from mmdr.analysis import extract_modality_features  # noqa: E402
+from mmdr.analysis import fit_linear_probe  # noqa: E402
+from mmdr.analysis import load_model_checkpoint  # noqa: E402
+from mmdr.utils import register_all_modules  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Uni-modal linear probes of a checkpoint')
+    parser.add_argument(
+        'config', help='the config the model was trained '
+        'with')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out', help='also write the accuracies to this JSON file')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. data roots')
+    return parser.parse_args()
+
+
+def probe(cfg: Config, checkpoint: str) -> Dict[str, Dict[str, float]]:
+    """Validation and test accuracy of a probe on each encoder.
+
+    Args:
+        cfg (Config): The config the checkpoint was trained with.
+        checkpoint (str): The checkpoint.
+
+    Returns:
+        dict: Modality to ``{'val': accuracy, 'test': accuracy}``.
+    """
+    model = load_model_checkpoint(cfg, checkpoint)
+    loader = cfg.val_dataloader
+    train_cfg = dict(
+        cfg.train_dataloader.dataset,
+        pipeline=loader.dataset.pipeline,
+        test_mode=True)
+    splits = {
+        name:
+        extract_modality_features(model, dataset_cfg, loader.batch_size,
+                                  loader.num_workers)
+        for name, dataset_cfg in (('train', train_cfg), ('val',
+                                                         loader.dataset),
+                                  ('test', cfg.test_dataloader.dataset))
+    }
+    train_x, train_y = splits['train']
+    return {
+        m:
+        fit_linear_probe(
+            train_x[m], train_y, {
+                name: (splits[name][0][m], splits[name][1])
+                for name in ('val', 'test')
+            })
+        for m in train_x
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    try:
+        results = probe(cfg, args.checkpoint)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f'probe.py: {err}')
+    print(f'Uni-modal linear probes of {args.checkpoint} ({args.config}):')
+    print('| modality | val acc (%) | test acc (%) |')
+    print('|---|---|---|')
+    for m, acc in results.items():
+        print(f'| {m} | {100 * acc["val"]:.2f} | {100 * acc["test"]:.2f} |')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(
+                dict(
+                    config=args.config,
+                    checkpoint=args.checkpoint,
+                    probes=results),
+                f,
+                indent=2)
+            f.write('\n')
+
+
+if __name__ == '__main__':
+    main()
