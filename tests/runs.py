@@ -56,6 +56,22 @@ def build_runner(config: str,
     return Runner.from_cfg(cfg)
 
 
+def run_tool(tool: str, *args, cwd: str = REPO) -> subprocess.CompletedProcess:
+    """Run ``tools/<tool>`` with this interpreter, as a user would.
+
+    Args:
+        tool (str): Path under ``tools/``, e.g. ``'train.py'`` or
+            ``'analysis/probe.py'``.
+        *args: Its arguments (converted with ``str``).
+        cwd (str): Working directory. Defaults to the repository.
+
+    Returns:
+        subprocess.CompletedProcess: The finished process, output captured.
+    """
+    cmd = [sys.executable, osp.join(REPO, 'tools', tool), *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))

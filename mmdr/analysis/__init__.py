@@ -2,7 +2,9 @@
 set and uni-modal linear probes on them."""
 from .linear_probe import fit_linear_probe
 from .modality_features import extract_modality_features, load_model_checkpoint
+from .probing import unimodal_probes
 
 __all__ = [
-    'fit_linear_probe', 'extract_modality_features', 'load_model_checkpoint'
+    'fit_linear_probe', 'extract_modality_features', 'load_model_checkpoint',
+    'unimodal_probes'
 ]

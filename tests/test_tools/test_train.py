@@ -18,15 +18,11 @@ from conftest import REPO, data_root_cfg_options
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
+from runs import run_tool
 
 from mmdr.utils import register_all_modules
 
 CONFIG = osp.join(REPO, 'configs/jt_mfeat.py')
-
-
-def run_tool(tool, *args, cwd=REPO):
-    cmd = [sys.executable, osp.join(REPO, 'tools', tool), *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
 
 
 def short_run_options(data_root, epochs):

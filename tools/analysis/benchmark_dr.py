@@ -26,9 +26,7 @@ import torch
 from mmengine.config import Config
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.analysis import extract_modality_features  # noqa: E402
-from mmdr.analysis import fit_linear_probe  # noqa: E402
-from mmdr.analysis import load_model_checkpoint  # noqa: E402
+from mmdr.analysis import unimodal_probes  # noqa: E402
 from mmdr.utils import register_all_modules  # noqa: E402
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
@@ -76,32 +74,6 @@ def train(config: str, seed: int, work_dir: str, threads: int) -> dict:
     return dict(best_ckpt=match.group(1), test=json.loads(match.group(2)))
 
 
-def unimodal_probes(config: str, checkpoint: str) -> Dict[str, float]:
-    """Test accuracy of a logistic regression on each frozen encoder.
-
-    The probe is trained on the training split read with the validation
-    pipeline (no augmentation) and scored on the test split (the
-    validation split too: ``tools/analysis/probe.py``).
-    """
-    cfg = Config.fromfile(config)
-    model = load_model_checkpoint(cfg, checkpoint)
-    loader = cfg.val_dataloader
-    train_cfg = dict(cfg.train_dataloader.dataset)
-    train_cfg.update(pipeline=loader.dataset.pipeline, test_mode=True)
-    train_x, train_y = extract_modality_features(model, train_cfg,
-                                                 loader.batch_size,
-                                                 loader.num_workers)
-    test_x, test_y = extract_modality_features(model,
-                                               cfg.test_dataloader.dataset,
-                                               loader.batch_size,
-                                               loader.num_workers)
-    return {
-        m: fit_linear_probe(train_x[m], train_y,
-                            dict(test=(test_x[m], test_y)))['test']
-        for m in train_x
-    }
-
-
 def run(config: str, seed: int, root: str, threads: int) -> dict:
     """One (config, seed) result, reused when it exists."""
     name = osp.splitext(osp.basename(config))[0]
@@ -115,7 +87,11 @@ def run(config: str, seed: int, root: str, threads: int) -> dict:
                          'result.json); remove it to run it again.')
     result = dict(
         config=name, seed=seed, **train(config, seed, work_dir, threads))
-    result['probe'] = unimodal_probes(config, result['best_ckpt'])
+    # Test accuracy of a linear probe on each frozen encoder
+    # (tools/analysis/probe.py also scores the validation split).
+    probes = unimodal_probes(
+        Config.fromfile(config), result['best_ckpt'], splits=('test', ))
+    result['probe'] = {m: acc['test'] for m, acc in probes.items()}
     history_file = osp.join(work_dir, 'dr_history.json')
     result['strengths'] = []
     if osp.isfile(history_file):

@@ -16,14 +16,11 @@ import argparse
 import json
 import os.path as osp
 import sys
-from typing import Dict
 
 from mmengine.config import Config, DictAction
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.analysis import extract_modality_features  # noqa: E402
-from mmdr.analysis import fit_linear_probe  # noqa: E402
-from mmdr.analysis import load_model_checkpoint  # noqa: E402
+from mmdr.analysis import unimodal_probes  # noqa: E402
 from mmdr.utils import register_all_modules  # noqa: E402
 
 
@@ -44,42 +41,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def probe(cfg: Config, checkpoint: str) -> Dict[str, Dict[str, float]]:
-    """Validation and test accuracy of a probe on each encoder.
-
-    Args:
-        cfg (Config): The config the checkpoint was trained with.
-        checkpoint (str): The checkpoint.
-
-    Returns:
-        dict: Modality to ``{'val': accuracy, 'test': accuracy}``.
-    """
-    model = load_model_checkpoint(cfg, checkpoint)
-    loader = cfg.val_dataloader
-    train_cfg = dict(
-        cfg.train_dataloader.dataset,
-        pipeline=loader.dataset.pipeline,
-        test_mode=True)
-    splits = {
-        name:
-        extract_modality_features(model, dataset_cfg, loader.batch_size,
-                                  loader.num_workers)
-        for name, dataset_cfg in (('train', train_cfg), ('val',
-                                                         loader.dataset),
-                                  ('test', cfg.test_dataloader.dataset))
-    }
-    train_x, train_y = splits['train']
-    return {
-        m:
-        fit_linear_probe(
-            train_x[m], train_y, {
-                name: (splits[name][0][m], splits[name][1])
-                for name in ('val', 'test')
-            })
-        for m in train_x
-    }
-
-
 def main() -> None:
     args = parse_args()
     register_all_modules()
@@ -87,7 +48,7 @@ def main() -> None:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     try:
-        results = probe(cfg, args.checkpoint)
+        results = unimodal_probes(cfg, args.checkpoint)
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f'probe.py: {err}')
     print(f'Uni-modal linear probes of {args.checkpoint} ({args.config}):')
