@@ -71,7 +71,10 @@ WEIGHT_INITIALIZERS = Registry(
     'weight initializer', parent=MMACTION_WEIGHT_INITIALIZERS, scope='mmdr')
 OPTIMIZERS = Registry('optimizer', parent=MMACTION_OPTIMIZERS, scope='mmdr')
 OPTIM_WRAPPERS = Registry(
-    'optim_wrapper', parent=MMACTION_OPTIM_WRAPPERS, scope='mmdr')
+    'optim_wrapper',
+    parent=MMACTION_OPTIM_WRAPPERS,
+    scope='mmdr',
+    locations=['mmdr.engine.optimizers'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMACTION_OPTIM_WRAPPER_CONSTRUCTORS,

@@ -3,6 +3,7 @@
 import mmaction.models  # noqa: F401
 
 from .backbones import *  # noqa: F401,F403
+from .balancers import *  # noqa: F401,F403
 from .encoders import *  # noqa: F401,F403
 from .fusions import *  # noqa: F401,F403
 from .heads import *  # noqa: F401,F403

@@ -83,3 +83,20 @@ def test_test_protocol_configs_train_as_their_base(path):
         base.pop(key, None)
         tested.pop(key, None)
     assert tested == base
+
+
+METHOD_FRAGMENTS = sorted(
+    glob.glob(osp.join(REPO, 'configs', '_base_', 'methods', '*.py')))
+
+
+@pytest.mark.parametrize('fragment', METHOD_FRAGMENTS, ids=osp.basename)
+def test_every_method_config_is_joint_training_plus_its_fragment(fragment):
+    """configs/<method>_avdigits.py runs the method the benchmark adds to
+    any joint-training config: jt_avdigits.py plus the fragment, exactly."""
+    method = osp.splitext(osp.basename(fragment))[0].replace('_', '-')
+    path = osp.join(REPO, 'configs', f'{method}_avdigits.py')
+    assert osp.isfile(path), f'{path} is missing'
+    expected = Config.fromfile(osp.join(REPO, 'configs', 'jt_avdigits.py'))
+    expected.merge_from_dict(Config.fromfile(fragment).to_dict())
+    assert Config.fromfile(path).to_dict() == expected.to_dict()
+    assert Config.fromfile(path).model.balancer.type

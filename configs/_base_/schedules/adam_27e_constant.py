@@ -7,8 +7,12 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=27, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
+# BalancedOptimWrapper is mmengine's OptimWrapper plus the place where a
+# model.balancer (OGM-GE, MMPareto) changes gradients before the step.
 optim_wrapper = dict(
-    optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-4), clip_grad=None)
+    type='BalancedOptimWrapper',
+    optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-4),
+    clip_grad=None)
 param_scheduler = []
 
 # Learning rate tuned for this total batch size; --auto-scale-lr rescales.

@@ -6,7 +6,10 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=90, val_interval=1)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
+# BalancedOptimWrapper is mmengine's OptimWrapper plus the place where a
+# model.balancer (OGM-GE, MMPareto) changes gradients before the step.
 optim_wrapper = dict(
+    type='BalancedOptimWrapper',
     optimizer=dict(type='SGD', lr=0.002, momentum=0.9, weight_decay=1e-4),
     clip_grad=None)
 param_scheduler = []

@@ -21,8 +21,14 @@ class MultiModalRecognizer(BaseModel):
     fusion and data are swapped in the config alone.
 
     :meth:`extract_modality_features` is the public way to read the pooled
-    per-modality features (what D&R diagnoses); nothing outside this class
-    needs to know its attributes.
+    per-modality features (what D&R diagnoses), :meth:`unimodal_logits` the
+    way to read per-modality class scores (what balancing methods compare);
+    nothing outside this class needs to know its attributes.
+
+    A ``balancer`` (see :mod:`mmdr.models.balancers`) replaces the training
+    loss with a balancing method's; prediction is unchanged. ``modalities``
+    trains a subset of the configured encoders, e.g. each modality alone
+    from the same config.
 
     Args:
         encoders (dict[str, dict]): Modality name to encoder config (see
@@ -32,8 +38,16 @@ class MultiModalRecognizer(BaseModel):
         cls_head (dict): Head config; ``in_channels`` is filled in from the
             fusion's ``out_dim``.
         data_preprocessor (dict, optional): Defaults to mmaction2's
-            ``MultiModalDataPreprocessor`` that stacks every modality
-            without normalising it.
+            ``MultiModalDataPreprocessor`` that stacks every configured
+            modality without normalising it.
+        unimodal_head (dict, optional): Config of one head per encoder
+            (``in_channels`` from the encoder's ``feat_dim``,
+            ``num_classes`` from ``cls_head``), trained by the balancers that
+            need uni-modal logits. Defaults to None (no such heads).
+        balancer (dict, optional): Config of a balancing method. Defaults to
+            None: the head's loss on the fused feature (joint training).
+        modalities (Sequence[str], optional): Build and use only these of
+            the configured encoders. Defaults to None (all).
         init_cfg (dict or list[dict], optional): Initialisation config.
     """
 
@@ -42,9 +56,18 @@ class MultiModalRecognizer(BaseModel):
                  fusion: dict,
                  cls_head: dict,
                  data_preprocessor: Optional[dict] = None,
+                 unimodal_head: Optional[dict] = None,
+                 balancer: Optional[dict] = None,
+                 modalities: Optional[Sequence[str]] = None,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         if not encoders:
             raise ValueError('MultiModalRecognizer needs at least one encoder')
+        if modalities is not None:
+            unknown = [m for m in modalities if m not in encoders]
+            if unknown or not modalities:
+                raise ValueError(
+                    f'model.modalities={list(modalities)} must name some of '
+                    f'the configured encoders {list(encoders)}')
         if data_preprocessor is None:
             data_preprocessor = dict(
                 type='MultiModalDataPreprocessor',
@@ -60,6 +83,7 @@ class MultiModalRecognizer(BaseModel):
         self.encoders = ModuleDict({
             m: MODELS.build(cfg)
             for m, cfg in encoders.items()
+            if modalities is None or m in modalities
         })
 
         fusion = dict(fusion)
@@ -78,6 +102,21 @@ class MultiModalRecognizer(BaseModel):
                 f'{self.fusion.out_dim}; leave in_channels out of the head '
                 'config to have it filled in.')
         self.cls_head = MODELS.build(cls_head)
+
+        self.unimodal_heads = None
+        if unimodal_head is not None:
+            self.unimodal_heads = ModuleDict({
+                m:
+                MODELS.build({
+                    'num_classes': self.cls_head.num_classes,
+                    **unimodal_head, 'in_channels': e.feat_dim
+                })
+                for m, e in self.encoders.items()
+            })
+        self.balancer = None
+        if balancer is not None:
+            self.balancer = MODELS.build(balancer)
+            self.balancer.check_model(self)
 
     @property
     def modalities(self) -> tuple:
@@ -183,6 +222,59 @@ class MultiModalRecognizer(BaseModel):
         finally:
             self.train(was_training)
 
+    def check_fused_head_slices(self, method: str) -> None:
+        """Raise unless the head is linear on concatenated features.
+
+        Args:
+            method (str): Who needs the slices, for the message.
+        """
+        # Imported here: fusions import nothing from recognizers, but the
+        # package order keeps this module free of a cycle either way.
+        from mmdr.models.fusions import ConcatFusion
+        linear = isinstance(
+            getattr(self.cls_head, 'fc_cls', None), torch.nn.Linear)
+        if not isinstance(self.fusion, ConcatFusion) or not linear:
+            raise ValueError(
+                f'{method} reads uni-modal logits from slices of a linear '
+                'head on concatenated features (model.fusion '
+                "type='ConcatFusion', a head with an fc_cls layer); this "
+                f'model has {type(self.fusion).__name__} and '
+                f'{type(self.cls_head).__name__}')
+
+    def unimodal_logits(self, feats: Dict[str, torch.Tensor],
+                        source: str) -> Dict[str, torch.Tensor]:
+        """Class scores of every modality alone.
+
+        Args:
+            feats (dict[str, torch.Tensor]): (N, D_m) features per modality.
+            source (str): ``'unimodal_heads'``: the per-encoder heads of
+                ``unimodal_head``; ``'fused_head'``: each modality's slice of
+                the concatenation head's weight, plus the bias divided by
+                the number of modalities (OGM-GE's and PMR's code), so the
+                slices' logits add up to the fused logits.
+
+        Returns:
+            dict[str, torch.Tensor]: Modality to (N, num_classes) logits.
+        """
+        if source == 'unimodal_heads':
+            if self.unimodal_heads is None:
+                raise ValueError('the model has no unimodal_head')
+            return {m: self.unimodal_heads[m](feats[m]) for m in feats}
+        if source != 'fused_head':
+            raise ValueError(f'unknown source of uni-modal logits {source!r}; '
+                             "use 'unimodal_heads' or 'fused_head'")
+        self.check_fused_head_slices('unimodal_logits')
+        fc = self.cls_head.fc_cls
+        bias = fc.bias / len(self.modalities) if fc.bias is not None else 0
+        logits, start = {}, 0
+        for m in self.modalities:
+            width = self.fusion.in_dims[m]
+            if m in feats:
+                weight = fc.weight[:, start:start + width]
+                logits[m] = feats[m] @ weight.t() + bias
+            start += width
+        return logits
+
     def forward(self,
                 inputs: Dict[str, torch.Tensor],
                 data_samples: Optional[List[BaseDataElement]] = None,
@@ -218,8 +310,10 @@ class MultiModalRecognizer(BaseModel):
         Returns:
             dict[str, torch.Tensor]: Loss components.
         """
-        fused = self.fusion(self.extract_feat(inputs))
-        return self.cls_head.loss(fused, data_samples)
+        feats = self.extract_feat(inputs)
+        if self.balancer is not None:
+            return self.balancer.loss(self, feats, data_samples)
+        return self.cls_head.loss(self.fusion(feats), data_samples)
 
     def predict(self, inputs: Dict[str, torch.Tensor],
                 data_samples: List[BaseDataElement]) -> List[BaseDataElement]:

@@ -401,3 +401,62 @@ def test_top_level_call_runs_every_own_initialisation():
     # what they were given: mmdr sets no init for them.
     assert _untouched(model.encoders['tab'])
     assert _untouched(model.fusion)
+
+
+def test_head_slices_add_up_to_the_fused_logits():
+    from balancer_models import batch, build
+    model = build()
+    model.eval()
+    data = model.data_preprocessor(batch(), False)
+    feats = model.extract_feat(data['inputs'])
+    slices = model.unimodal_logits(feats, 'fused_head')
+    assert {
+        m: s.shape
+        for m, s in slices.items()
+    } == {
+        'audio': (12, 4),
+        'visual': (12, 4)
+    }
+    fused = model.cls_head(model.fusion(feats))
+    torch.testing.assert_close(slices['audio'] + slices['visual'], fused)
+    # Each slice is its modality's features times its part of the weight.
+    fc = model.cls_head.fc_cls
+    torch.testing.assert_close(
+        slices['visual'], feats['visual'] @ fc.weight[:, 7:].t() + fc.bias / 2)
+
+
+def test_unimodal_heads_classify_each_encoder_alone():
+    from balancer_models import batch, build
+    model = build(unimodal_head=dict(type='LinearClsHead', dropout=0.5))
+    assert {
+        m: h.fc_cls.in_features
+        for m, h in model.unimodal_heads.items()
+    } == dict(
+        audio=7, visual=9)
+    assert all(h.num_classes == 4 for h in model.unimodal_heads.values())
+    model.eval()
+    feats = model.extract_feat(
+        model.data_preprocessor(batch(), False)['inputs'])
+    logits = model.unimodal_logits(feats, 'unimodal_heads')
+    torch.testing.assert_close(
+        logits['audio'], model.unimodal_heads['audio'].fc_cls(feats['audio']))
+    with pytest.raises(ValueError, match="unknown source .*'slices'"):
+        model.unimodal_logits(feats, 'slices')
+
+
+def test_modalities_builds_and_trains_a_subset_of_the_encoders():
+    from balancer_models import batch, build
+    model = build(modalities=['visual'])
+    assert model.modalities == ('visual', )
+    assert [n for n, _ in model.named_children() if n == 'encoders'] and list(
+        model.encoders) == ['visual']
+    assert model.fusion.in_dims == dict(visual=9)
+    # The data still hold every modality; the default preprocessor stacks
+    # them all and the model reads its own.
+    losses = model(**model.data_preprocessor(batch(), True), mode='loss')
+    assert losses['loss_cls'].requires_grad
+    with pytest.raises(
+            ValueError,
+            match=r"model.modalities=\['text'\] must "
+            r"name some of the configured encoders \['audio', "):
+        build(modalities=['text'])

@@ -1,0 +1,8 @@
+# Uni-modal auxiliary losses on AV-Digits: jt_avdigits.py plus
+# _base_/methods/unimodal_aux_loss.py (the same values; tests hold them
+# equal).
+_base_ = ['./jt_avdigits.py']
+
+model = dict(
+    unimodal_head=dict(type='LinearClsHead', topk=(1, )),
+    balancer=dict(type='UnimodalAuxLoss', weight=1.0))

@@ -1,0 +1,3 @@
+from .balanced_optim_wrapper import BalancedOptimWrapper
+
+__all__ = ['BalancedOptimWrapper']

@@ -1,0 +1,8 @@
+from .base_balancer import BaseBalancer, gt_labels
+from .ogm_ge import OGMGE, modulation_coefficients
+from .unimodal_aux_loss import UnimodalAuxLoss
+
+__all__ = [
+    'BaseBalancer', 'gt_labels', 'OGMGE', 'modulation_coefficients',
+    'UnimodalAuxLoss'
+]

@@ -1,0 +1,168 @@
+from abc import ABCMeta, abstractmethod
+from typing import TYPE_CHECKING, Dict, List, Optional
+
+import torch
+from mmengine.logging import MessageHub
+from mmengine.model import BaseModule
+from mmengine.structures import BaseDataElement
+
+if TYPE_CHECKING:
+    from mmdr.models.recognizers import MultiModalRecognizer
+
+
+def gt_labels(data_samples: List[BaseDataElement],
+              device: torch.device) -> torch.Tensor:
+    """The class labels of a batch, as mmaction2's heads read them.
+
+    Args:
+        data_samples (list[ActionDataSample]): Annotations.
+        device (torch.device): Where the labels go.
+
+    Returns:
+        torch.Tensor: Shape (N, ), int64.
+    """
+    return torch.stack([s.gt_labels.item for s in data_samples]).view(-1).to(
+        device=device, dtype=torch.long)
+
+
+class BaseBalancer(BaseModule, metaclass=ABCMeta):
+    """Base class of the balancing methods a recogniser trains with.
+
+    A balancer replaces the recogniser's training loss (:meth:`loss`, which
+    receives the per-modality features of the batch) and may change the
+    gradients between the backward pass and the optimiser step
+    (:meth:`before_optimizer_step`, run by
+    :class:`mmdr.engine.optimizers.BalancedOptimWrapper`). It is a submodule
+    of the recogniser, so any state it keeps as buffers is saved in
+    checkpoints and resumed. Prediction is never changed.
+
+    Subclasses declare what they need, and the recogniser checks it when it
+    is built, before any training:
+
+    - ``max_modalities``: the most modalities the method is defined for
+      (None: any number);
+    - ``unimodal_logits_from``: ``'unimodal_heads'`` (one linear head per
+      encoder, the recogniser's ``unimodal_head``), ``'fused_head'``
+      (slices of a concatenation head) or None;
+    - ``modulates_gradients``: whether :meth:`before_optimizer_step` acts.
+
+    Args:
+        init_cfg (dict, optional): Initialisation config.
+    """
+    max_modalities: Optional[int] = None
+    unimodal_logits_from: Optional[str] = None
+    modulates_gradients: bool = False
+
+    def __init__(self, init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        # Set by BalancedOptimWrapper on every step it owns; a method that
+        # modulates gradients refuses to train without it.
+        self.step_owner: Optional[object] = None
+
+    @property
+    def name(self) -> str:
+        """str: The method's name in messages."""
+        return type(self).__name__
+
+    def check_model(self, model: 'MultiModalRecognizer') -> None:
+        """Raise if the recogniser cannot be trained with this method.
+
+        Args:
+            model (MultiModalRecognizer): The recogniser being built.
+        """
+        modalities = model.modalities
+        if (self.max_modalities is not None
+                and len(modalities) > self.max_modalities):
+            raise ValueError(
+                f'{self.name} is defined for at most {self.max_modalities} '
+                f'modalities, but model.encoders has {len(modalities)}: '
+                f'{list(modalities)}. Use a method that takes '
+                f'{len(modalities)} (D&R, MMPareto, UnimodalAuxLoss) or '
+                'train fewer modalities.')
+        if len(modalities) < 2:
+            raise ValueError(
+                f'{self.name} balances two or more modalities; the model '
+                f'trains only {list(modalities)}')
+        if (self.unimodal_logits_from == 'unimodal_heads'
+                and model.unimodal_heads is None):
+            raise ValueError(
+                f'{self.name} needs one linear head per encoder; set '
+                "model.unimodal_head=dict(type='LinearClsHead') in the "
+                'config')
+        if self.unimodal_logits_from == 'fused_head':
+            model.check_fused_head_slices(self.name)
+
+    @abstractmethod
+    def loss(self, model: 'MultiModalRecognizer', feats: Dict[str,
+                                                              torch.Tensor],
+             data_samples: List[BaseDataElement]) -> Dict[str, torch.Tensor]:
+        """The training losses of a batch.
+
+        Args:
+            model (MultiModalRecognizer): The recogniser (unwrapped).
+            feats (dict[str, torch.Tensor]): (N, D_m) features per modality,
+                with gradients.
+            data_samples (list[ActionDataSample]): Annotations.
+
+        Returns:
+            dict[str, torch.Tensor]: Loss components (keys with ``loss`` are
+            summed by mmengine) and logged values.
+        """
+
+    @staticmethod
+    def fused_loss(
+            model: 'MultiModalRecognizer', feats: Dict[str, torch.Tensor],
+            data_samples: List[BaseDataElement]) -> Dict[str, torch.Tensor]:
+        """The joint-training loss: the head's loss on the fused feature.
+
+        Args:
+            model (MultiModalRecognizer): The recogniser.
+            feats (dict[str, torch.Tensor]): (N, D_m) features per modality.
+            data_samples (list[ActionDataSample]): Annotations.
+
+        Returns:
+            dict[str, torch.Tensor]: The head's ``loss_cls`` and accuracies.
+        """
+        return model.cls_head.loss(model.fusion(feats), data_samples)
+
+    def before_optimizer_step(self, model: 'MultiModalRecognizer') -> None:
+        """Change the gradients after the backward pass, before the step.
+
+        Under DDP the gradients are already averaged over the ranks here.
+
+        Args:
+            model (MultiModalRecognizer): The recogniser (unwrapped).
+        """
+
+    def before_train_epoch(self, runner) -> None:
+        """Epoch-level work (e.g. PMR's prototypes), on every rank.
+
+        Called by :class:`mmdr.engine.hooks.BalancerHook` before each
+        training epoch.
+
+        Args:
+            runner (Runner): The runner.
+        """
+
+    def check_step_owner(self) -> None:
+        """Raise if gradients must be modulated but nothing will call
+        :meth:`before_optimizer_step`."""
+        if self.modulates_gradients and self.step_owner is None:
+            raise RuntimeError(
+                f'{self.name} changes the gradients between the backward '
+                "pass and the optimiser step through mmdr's "
+                'BalancedOptimWrapper, but this run\'s optimiser wrapper is '
+                "another; set optim_wrapper.type='BalancedOptimWrapper' in "
+                'the config')
+
+    @staticmethod
+    def current_epoch() -> int:
+        """int: The epoch being trained, counted from 1 (mmengine's log);
+        1 outside a Runner."""
+        return int(MessageHub.get_current_instance().get_info('epoch', 0)) + 1
+
+    @staticmethod
+    def current_iter() -> int:
+        """int: The training iteration, counted from 0 over the whole run;
+        0 outside a Runner."""
+        return int(MessageHub.get_current_instance().get_info('iter', 0))
