@@ -12,15 +12,20 @@ from mmdr.registry import HOOKS
 
 @HOOKS.register_module()
 class FinalParameterDumpHook(Hook):
-    """Saves every rank's parameters (not buffers: BatchNorm statistics
-    are per rank under ``broadcast_buffers=False``) when training ends, as
+    """Saves every rank's parameters and balancer buffers (not the
+    encoders' buffers: BatchNorm statistics are per rank under
+    ``broadcast_buffers=False``) when training ends, as
     ``rank<R>_parameters.pth`` in the work dir."""
 
     def after_train(self, runner) -> None:
         model = runner.model
         model = model.module if is_model_wrapper(model) else model
+        state = {n: p.detach().clone() for n, p in model.named_parameters()}
+        if model.balancer is not None:
+            state.update({
+                f'balancer.{n}': b.clone()
+                for n, b in model.balancer.named_buffers()
+            })
         torch.save(
-            {
-                name: p.detach().clone()
-                for name, p in model.named_parameters()
-            }, osp.join(runner.work_dir, f'rank{get_rank()}_parameters.pth'))
+            state, osp.join(runner.work_dir,
+                            f'rank{get_rank()}_parameters.pth'))

@@ -15,6 +15,9 @@ default_hooks = dict(
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     modality_check=dict(type='ModalityCheckHook'),
+    # The balancing method's step before every epoch (PMR's prototypes);
+    # nothing for a model without model.balancer.
+    balancer=dict(type='BalancerHook'),
     # Saves every rank's random generator states in checkpoints and restores
     # them on --resume, so a resumed run is bit-identical to an
     # uninterrupted one (CPU, num_workers=0 or non-persistent workers).

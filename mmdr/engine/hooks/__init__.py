@@ -1,5 +1,6 @@
+from .balancer_hook import BalancerHook
 from .dr_hook import DRHook
 from .modality_check_hook import ModalityCheckHook
 from .random_state_hook import RandomStateHook
 
-__all__ = ['DRHook', 'ModalityCheckHook', 'RandomStateHook']
+__all__ = ['BalancerHook', 'DRHook', 'ModalityCheckHook', 'RandomStateHook']

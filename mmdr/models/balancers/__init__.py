@@ -1,8 +1,11 @@
 from .base_balancer import BaseBalancer, gt_labels
 from .ogm_ge import OGMGE, modulation_coefficients
+from .pmr import (PMR, prototype_coefficients, prototype_logits,
+                  update_prototypes)
 from .unimodal_aux_loss import UnimodalAuxLoss
 
 __all__ = [
     'BaseBalancer', 'gt_labels', 'OGMGE', 'modulation_coefficients',
-    'UnimodalAuxLoss'
+    'UnimodalAuxLoss', 'PMR', 'prototype_coefficients', 'prototype_logits',
+    'update_prototypes'
 ]
