@@ -1,8 +1,11 @@
+from .pareto import (ParetoWeights, min_norm_2, mmpareto_weights,
+                     pareto_direction, rescale_to_total)
 from .pretrained import (PretrainedReport, adapt_input_channels,
                          is_input_channel_mismatch, map_torchvision_resnet,
                          match_pretrained_state_dict)
 
 __all__ = [
     'PretrainedReport', 'adapt_input_channels', 'is_input_channel_mismatch',
-    'map_torchvision_resnet', 'match_pretrained_state_dict'
+    'map_torchvision_resnet', 'match_pretrained_state_dict', 'ParetoWeights',
+    'min_norm_2', 'mmpareto_weights', 'pareto_direction', 'rescale_to_total'
 ]
