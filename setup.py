@@ -58,6 +58,8 @@ setup(
         # DRHook(kmeans_backend='faiss'): the alternative k-means backend.
         'faiss-cpu>=1.15,<2',
         'tensorboard>=2.21,<3',
+        # tools/analysis/tsne.py and plot_curves.py (verified: 3.11.2).
+        'matplotlib>=3.11,<4',
         # AV-Digits: WAV reading, and eSpeak NG for generating the set.
         'soundfile>=0.14,<0.15',
         # Video decoding for mmaction2's Decord* transforms and UCF-101

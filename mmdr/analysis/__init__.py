@@ -1,10 +1,24 @@
 """Analyses of trained multimodal models: per-modality features of a data
-set and uni-modal linear probes on them."""
+set, uni-modal linear probes and t-SNE embeddings of them, the curves of a
+training run, and the statistics of the benchmark."""
+from .benchmark_statistics import (Summary, imbalance, paired_difference,
+                                   paired_differences, summarize)
 from .linear_probe import fit_linear_probe
 from .modality_features import extract_modality_features, load_model_checkpoint
 from .probing import unimodal_probes
+from .training_curves import (TrainingCurves, load_training_curves,
+                              purity_series, read_dr_history,
+                              read_epoch_scalars, relearn_epochs, scalar_logs)
+from .tsne import (CheckpointEmbedding, checkpoint_epoch, checkpoint_tsne,
+                   split_dataset_cfg, subsample_indices, tsne_embed,
+                   tsne_embed_modalities, tsne_perplexity)
 
 __all__ = [
     'fit_linear_probe', 'extract_modality_features', 'load_model_checkpoint',
-    'unimodal_probes'
+    'unimodal_probes', 'TrainingCurves', 'load_training_curves',
+    'purity_series', 'read_dr_history', 'read_epoch_scalars', 'relearn_epochs',
+    'scalar_logs', 'CheckpointEmbedding', 'checkpoint_epoch',
+    'checkpoint_tsne', 'split_dataset_cfg', 'subsample_indices', 'tsne_embed',
+    'tsne_embed_modalities', 'tsne_perplexity', 'Summary', 'imbalance',
+    'paired_difference', 'paired_differences', 'summarize'
 ]

@@ -9,6 +9,12 @@ COLUMNS = ('after epoch', 'modality', 'train purity', 'val purity', 'gap',
 def format_dr_history(history: Sequence[dict]) -> str:
     """Format the records of a D&R run as a Markdown table.
 
+    A history with monitor records (``relearned: False``, see
+    :class:`DRHook`'s ``monitor_interval``) gets a last column
+    ``re-learned`` (``yes``/``no``): a monitor record's strength was
+    computed but not applied. Without monitor records the table is the
+    one of a plain D&R run.
+
     Args:
         history (Sequence[dict]): Records as :class:`DRHook` writes them,
             each with ``epoch`` and ``modalities`` (modality name to
@@ -20,12 +26,16 @@ def format_dr_history(history: Sequence[dict]) -> str:
     """
     if not history:
         return 'no D&R diagnosis ran'
-    rows: List[Sequence[str]] = [COLUMNS, ['---'] * len(COLUMNS)]
+    monitored = any(not r.get('relearned', True) for r in history)
+    columns = COLUMNS + (('re-learned', ) if monitored else ())
+    rows: List[Sequence[str]] = [columns, ['---'] * len(columns)]
     for record in history:
+        flag = ['yes' if record.get('relearned', True) else 'no'
+                ] if monitored else []
         for modality, stats in record['modalities'].items():
             rows.append([
                 str(record['epoch']), modality,
-                *(f'{stats[key]:.4f}'
-                  for key in ('train_purity', 'val_purity', 'gap', 'strength'))
+                *(f'{stats[key]:.4f}' for key in ('train_purity', 'val_purity',
+                                                  'gap', 'strength')), *flag
             ])
     return '\n'.join('| ' + ' | '.join(row) + ' |' for row in rows)

@@ -9,3 +9,6 @@ __all__ = [
     'LoadWaveform', 'LogSpectrogram', 'ModalityPipeline',
     'PackMultiModalInputs', 'SelectClipFrames'
 ]
+from .fixed_noise import FixedNoise  # noqa: E402
+
+__all__ += ['FixedNoise']

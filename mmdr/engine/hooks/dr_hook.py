@@ -96,6 +96,22 @@ class DRHook(Hook):
     at step ``E``) and to ``<work_dir>/<history_file>`` (JSON, ``epoch``
     ``E``).
 
+    Monitoring (the curves of the paper's Figure 4, drawn by
+    ``tools/analysis/plot_curves.py``): with ``monitor_interval=M`` the
+    purities and gaps are also diagnosed after every epoch ``E`` with
+    ``E % M == 0``, the last epoch included, without re-learning. Such a
+    record has ``relearned: false`` and no ``index``; its ``strength`` is
+    the one re-learning would have applied. A record without ``relearned``
+    is a re-learning (the only kind without monitoring, so histories of
+    default runs are unchanged). A diagnosis due for re-learning is not
+    repeated as a monitor record. Monitoring does not change training: the
+    re-learning schedule, strengths, weights and random streams are those
+    of the same run without it (in distributed runs the buffers that the
+    diagnosis synchronises are restored on every rank afterwards). Joint
+    training is monitored by ``max_times=0`` (no re-learning) with a
+    ``monitor_interval``. The diagnosis after the last epoch runs in
+    ``after_train``, so it is in the history file but in no checkpoint.
+
     Args:
         interval (int): Epochs between diagnoses (H). Defaults to 20.
         begin (int, optional): First epoch (1-based) after which to
@@ -142,6 +158,9 @@ class DRHook(Hook):
             Defaults to ``'dr_history.json'``.
         progress (bool): Show a progress bar on the main process while
             features are extracted. Defaults to True.
+        monitor_interval (int, optional): Also diagnose, without
+            re-learning, after every epoch divisible by it (1: every epoch).
+            Defaults to None (diagnose only to re-learn).
     """
 
     priority = 'NORMAL'
@@ -166,7 +185,8 @@ class DRHook(Hook):
                  batch_size: Optional[int] = None,
                  num_workers: Optional[int] = None,
                  history_file: str = 'dr_history.json',
-                 progress: bool = True) -> None:
+                 progress: bool = True,
+                 monitor_interval: Optional[int] = None) -> None:
         begin = interval + 1 if begin is None and isinstance(interval,
                                                              int) else begin
         checks = {
@@ -190,6 +210,11 @@ class DRHook(Hook):
             init_state_device in ('cpu', 'model'),
             'kmeans_side_by_side':
             isinstance(kmeans_side_by_side, bool),
+            'monitor_interval':
+            monitor_interval is None
+            or (isinstance(monitor_interval, int)
+                and not isinstance(monitor_interval, bool)
+                and monitor_interval >= 1),
         }
         values = dict(
             interval=interval,
@@ -200,7 +225,8 @@ class DRHook(Hook):
             kmeans_backend=kmeans_backend,
             max_train_samples=max_train_samples,
             init_state_device=init_state_device,
-            kmeans_side_by_side=kmeans_side_by_side)
+            kmeans_side_by_side=kmeans_side_by_side,
+            monitor_interval=monitor_interval)
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(
@@ -209,7 +235,7 @@ class DRHook(Hook):
                     "max_train_samples None, 'val' or > 0, "
                     "init_state_device 'cpu' or 'model', kmeans_backend "
                     f'one of {list(KMEANS_BACKENDS)}, kmeans_side_by_side a '
-                    'bool)')
+                    'bool, monitor_interval None or an int >= 1)')
         # A missing library fails here, before training, not at the first
         # diagnosis epochs later.
         check_kmeans_backend(kmeans_backend)
@@ -233,6 +259,7 @@ class DRHook(Hook):
         self.num_workers = num_workers
         self.history_file = history_file
         self.progress = progress
+        self.monitor_interval = monitor_interval
 
         self.history: List[dict] = []
         self.init_state: Optional[Dict[str, StateDict]] = None
@@ -251,9 +278,32 @@ class DRHook(Hook):
         Returns:
             bool: True if D&R runs after this epoch (unless already done).
         """
-        return (len(self.history) < self.max_times and epoch >= self.begin
+        return (len(self.relearned()) < self.max_times and epoch >= self.begin
                 and (epoch - self.begin) % self.interval == 0
                 and all(r['epoch'] != epoch for r in self.history))
+
+    def is_monitored(self, epoch: int) -> bool:
+        """Whether a monitor diagnosis (no re-learning) is due after
+        ``epoch``, unless :meth:`is_due` re-learns then.
+
+        Args:
+            epoch (int): The epoch just trained, counted from 1.
+
+        Returns:
+            bool: True if monitoring is on, ``epoch`` is a multiple of
+            ``monitor_interval`` and was not diagnosed yet.
+        """
+        return (self.monitor_interval is not None and epoch >= 1
+                and epoch % self.monitor_interval == 0
+                and all(r['epoch'] != epoch for r in self.history))
+
+    def relearned(self) -> List[dict]:
+        """The records of the re-learnings done so far.
+
+        Returns:
+            list[dict]: History records without ``relearned: False``.
+        """
+        return [r for r in self.history if r.get('relearned', True)]
 
     def planned_epochs(self, max_epochs: int) -> List[int]:
         """The epochs after which diagnoses will run, from the start.
@@ -355,10 +405,14 @@ class DRHook(Hook):
             for tensor in state.values():
                 broadcast(tensor, 0)
         planned = self.planned_epochs(runner.max_epochs)
-        done = [r['epoch'] for r in self.history]
+        done = [r['epoch'] for r in self.relearned()]
+        monitor = ''
+        if self.monitor_interval is not None:
+            monitor = (f'; monitoring (no re-learning) after every '
+                       f'{self.monitor_interval} epoch(s)')
         runner.logger.info(
             f'DRHook: diagnoses after epochs {planned} of '
-            f'{runner.max_epochs} (counted from 1; done: {done}), '
+            f'{runner.max_epochs} (counted from 1; done: {done}){monitor}, '
             f'modalities {list(self.modalities)}, k={self.num_clusters}, '
             f'k-means n_init={self.kmeans_n_init} '
             f'backend={self.kmeans_backend}, seed={self.seed}.')
@@ -508,6 +562,17 @@ class DRHook(Hook):
         """
         if runner.epoch > 0 and self.is_due(runner.epoch):
             self.diagnose_and_relearn(runner)
+        elif runner.epoch > 0 and self.is_monitored(runner.epoch):
+            self.diagnose_and_relearn(runner, relearn=False)
+
+    def after_train(self, runner) -> None:
+        """Monitor the last epoch trained, which no epoch follows.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        if runner.epoch > 0 and self.is_monitored(runner.epoch):
+            self.diagnose_and_relearn(runner, relearn=False)
 
     def diagnose(self, features: dict, labels: dict) -> Dict[str, dict]:
         """Purities, gap and strength of every modality (pure computation).
@@ -547,11 +612,14 @@ class DRHook(Hook):
                 strength=relearn_strength(gap, self.lam))
         return result
 
-    def diagnose_and_relearn(self, runner) -> dict:
+    def diagnose_and_relearn(self, runner, relearn: bool = True) -> dict:
         """Diagnose the model as trained so far and re-learn, on every rank.
 
         Args:
             runner (Runner): The runner; ``runner.epoch`` epochs are done.
+            relearn (bool): Blend the encoders toward theta_init; False
+                only diagnoses (monitoring) and leaves every rank's model
+                as it was. Defaults to True.
 
         Returns:
             dict: The history record of this step.
@@ -560,6 +628,7 @@ class DRHook(Hook):
         epoch = runner.epoch
         with preserved_random_state():
             start = time.perf_counter()
+            kept = None if relearn else self._copy_buffers(model)
             self._sync_buffers(model)
             features, labels = {}, {}
             for side in ('train', 'val'):
@@ -568,14 +637,21 @@ class DRHook(Hook):
             extracted = time.perf_counter()
             payload = self._diagnose_on_main(features, labels)
             diagnosed = time.perf_counter()
-            for m, stats in payload.items():
-                self._relearn(runner, model.encoders[m], self.init_state[m],
-                              stats['strength'])
-            self._check_identical_weights(model)
+            if relearn:
+                for m, stats in payload.items():
+                    self._relearn(runner, model.encoders[m],
+                                  self.init_state[m], stats['strength'])
+                self._check_identical_weights(model)
+            else:
+                self._restore_buffers(model, kept)
             end = time.perf_counter()
 
+        # Re-learning records are those of a run without monitoring; a
+        # monitor record says it is one and has no re-learning index.
+        head = dict(index=len(self.relearned()) + 1) if relearn else {}
+        tail = {} if relearn else dict(relearned=False)
         record = dict(
-            index=len(self.history) + 1,
+            **head,
             epoch=epoch,
             time_s=end - start,
             extract_s=extracted - start,
@@ -584,10 +660,37 @@ class DRHook(Hook):
             num_train_samples=len(self._loaders['train'].dataset),
             num_val_samples=len(self._loaders['val'].dataset),
             world_size=get_world_size(),
-            modalities=payload)
+            modalities=payload,
+            **tail)
         self.history.append(record)
         self._report(runner, record)
         return record
+
+    def _copy_buffers(self, model) -> Optional[List[torch.Tensor]]:
+        """This rank's diagnosed encoder buffers, where a sync changes them.
+
+        Returns:
+            list[Tensor], optional: Copies in ``buffers()`` order; None in a
+            single process, where nothing is synchronised.
+        """
+        if get_world_size() == 1:
+            return None
+        return [
+            b.detach().clone() for m in self.modalities
+            for b in model.encoders[m].buffers()
+        ]
+
+    def _restore_buffers(self, model,
+                         kept: Optional[List[torch.Tensor]]) -> None:
+        """Undo :meth:`_sync_buffers` after a monitor diagnosis."""
+        if kept is None:
+            return
+        buffers = [
+            b for m in self.modalities for b in model.encoders[m].buffers()
+        ]
+        with torch.no_grad():
+            for buffer, value in zip(buffers, kept):
+                buffer.copy_(value)
 
     def _sync_buffers(self, model) -> None:
         """Give every rank the main process's encoder buffers."""
@@ -651,13 +754,20 @@ class DRHook(Hook):
                 f'{differ} differ between ranks after re-learning')
 
     def _report(self, runner, record: dict) -> None:
-        lines = [
-            f'D&R diagnosis {record["index"]}/{self.max_times} after epoch '
-            f'{record["epoch"]} ({record["num_train_samples"]} train / '
-            f'{record["num_val_samples"]} val samples, '
-            f'{record["time_s"]:.2f} s); re-learned encoders train in '
-            f'epoch {record["epoch"] + 1}:'
-        ]
+        samples = (f'{record["num_train_samples"]} train / '
+                   f'{record["num_val_samples"]} val samples, '
+                   f'{record["time_s"]:.2f} s')
+        if record.get('relearned', True):
+            lines = [
+                f'D&R diagnosis {record["index"]}/{self.max_times} after '
+                f'epoch {record["epoch"]} ({samples}); re-learned encoders '
+                f'train in epoch {record["epoch"] + 1}:'
+            ]
+        else:
+            lines = [
+                f'D&R monitoring after epoch {record["epoch"]} ({samples}); '
+                'not re-learned, strengths not applied:'
+            ]
         scalars = {}
         for m, stats in record['modalities'].items():
             lines.append(

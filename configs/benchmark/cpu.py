@@ -1,0 +1,28 @@
+# The CPU benchmark (python tools/analysis/benchmark.py, the default list):
+# every method on the CPU-scale settings, 3 seeds. Each setting is a
+# joint-training config; `dr` runs its dr_ twin, `alone` each modality on its
+# own (the reference of the imbalance measure), any other method merges
+# configs/_base_/methods/<method>.py into the config.
+# OGM-GE and PMR are defined for two modalities (their papers and code
+# compare an audio and a visual score): three-modality settings exclude them.
+two_modality_only = ['ogm_ge', 'pmr']
+
+settings = [
+    dict(config='configs/jt_avdigits.py'),
+    # D&R's Figure 1a: a scarcely informative modality.
+    dict(
+        config='configs/jt_avdigits_noise-audio.py',
+        note='The audio is fixed per-sample noise (no class information).'),
+    dict(config='configs/jt_mfeat.py', exclude_methods=two_modality_only),
+    dict(config='configs/jt_mfeat_fou_mor.py'),
+    dict(config='configs/jt_mfeat_pix_zer.py'),
+    dict(
+        config='configs/jt_mfeat_noise.py',
+        exclude_methods=two_modality_only,
+        note='The modality kar is fixed per-sample noise (no class '
+        'information); compare with mfeat_fou_mor.'),
+]
+methods = [
+    'jt', 'dr', 'ogm_ge', 'mmpareto', 'pmr', 'unimodal_aux_loss', 'alone'
+]
+seeds = [0, 1, 2]

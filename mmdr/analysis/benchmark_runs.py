@@ -1,0 +1,492 @@
+"""The runs of a benchmark: settings x methods x seeds, each composed from a
+joint-training config, trained in its own process and probed; finished runs
+are reused.
+
+A *setting* is a joint-training config (``configs/jt_<rest>.py``). A
+*method* turns it into the config of a run:
+
+- ``jt``: the config as it is;
+- ``dr``: its D&R twin ``configs/dr_<rest>.py``;
+- ``alone``: one run per modality ``m`` (named ``alone-<m>``) with
+  ``model.modalities=[m]``: the encoder trained on its own, the reference
+  of the imbalance measure;
+- any other name: the fragment ``configs/_base_/methods/<name>.py`` merged
+  into the config (e.g. ``ogm_ge``, ``unimodal_aux_loss``).
+
+Run folders are ``WORK_DIR/<setting>/<method>/seed<N>/``:
+``composed/config.py`` (the composed config; mmengine's Runner writes its
+own ``config.py``, with the seed and work dir, next to its checkpoints),
+``train.log`` (the training process's output),
+``train.json`` (selected checkpoint and its metrics, once training and
+testing finished) and ``result.json`` (everything, once the probes are
+fitted), both written atomically.
+"""
+import glob
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmengine.config import Config
+
+from mmdr.registry import MODELS
+from mmdr.utils import earlier_checkpoints
+from .probing import unimodal_probes
+
+#: Methods that are not fragments.
+BUILTIN_METHODS = ('jt', 'dr', 'alone')
+
+
+class BenchmarkError(Exception):
+    """A benchmark that cannot start; the message names every problem."""
+
+
+@dataclass
+class Setting:
+    """A joint-training config and what the list file says about it.
+
+    Attributes:
+        name (str): Folder and table name.
+        config (str): The joint-training config file.
+        methods (list[str], optional): Only these methods (None: all).
+        exclude_methods (list[str]): Never these methods.
+        cfg_options (dict): Config overrides of this setting's runs.
+        note (str): A line printed under the setting's table.
+    """
+    name: str
+    config: str
+    methods: Optional[List[str]] = None
+    exclude_methods: List[str] = field(default_factory=list)
+    cfg_options: dict = field(default_factory=dict)
+    note: str = ''
+
+    def takes(self, method: str) -> bool:
+        """Whether the list file lets this setting run ``method``."""
+        return ((self.methods is None or method in self.methods)
+                and method not in self.exclude_methods)
+
+
+@dataclass
+class Run:
+    """One training run of the benchmark.
+
+    Attributes:
+        setting (str): Setting name.
+        method (str): Method name of the run (``alone-<m>`` for alone runs).
+        seed (int): Seed.
+        cfg (Config): The composed config.
+        work_dir (str): The run's folder (absolute).
+    """
+    setting: str
+    method: str
+    seed: int
+    cfg: Config
+    work_dir: str
+
+    @property
+    def name(self) -> str:
+        """str: ``<setting>/<method>/seed<N>``."""
+        return f'{self.setting}/{self.method}/seed{self.seed}'
+
+    @property
+    def result_file(self) -> str:
+        return osp.join(self.work_dir, 'result.json')
+
+    @property
+    def config_file(self) -> str:
+        # Not <work_dir>/<name>.py: the Runner dumps its own config there.
+        return osp.join(self.work_dir, 'composed', 'config.py')
+
+
+def method_fragments(methods_dir: str) -> List[str]:
+    """The fragment methods: ``<methods_dir>/<name>.py`` files.
+
+    Args:
+        methods_dir (str): ``configs/_base_/methods``.
+
+    Returns:
+        list[str]: Their names, sorted.
+    """
+    return sorted(
+        osp.splitext(osp.basename(p))[0]
+        for p in glob.glob(osp.join(methods_dir, '*.py')))
+
+
+def known_methods(methods_dir: str) -> List[str]:
+    """jt, dr, alone and the fragments."""
+    return [*BUILTIN_METHODS, *method_fragments(methods_dir)]
+
+
+def joint_training_configs(configs_dir: str) -> List[str]:
+    """The names of the ``jt_*.py`` configs in ``configs_dir``."""
+    return sorted(
+        osp.splitext(osp.basename(p))[0]
+        for p in glob.glob(osp.join(configs_dir, 'jt_*.py')))
+
+
+def resolve_config(config: str, configs_dir: str) -> Optional[str]:
+    """The file of a config named by a path or by its name.
+
+    Args:
+        config (str): ``configs/jt_mfeat.py``, ``jt_mfeat.py`` or
+            ``jt_mfeat``; a relative path is tried from the working
+            directory, then from the folder above ``configs_dir``.
+        configs_dir (str): The ``configs`` folder.
+
+    Returns:
+        str, optional: The absolute path, or None when there is no such
+        file.
+    """
+    candidates = [config, osp.join(osp.dirname(configs_dir), config)]
+    if not osp.isabs(config):
+        name = config if config.endswith('.py') else config + '.py'
+        candidates.append(osp.join(configs_dir, name))
+    for path in candidates:
+        if osp.isfile(path):
+            return osp.abspath(path)
+    return None
+
+
+def setting_name(config: str) -> str:
+    """The default name of a setting: the config's name without ``jt_``."""
+    name = osp.splitext(osp.basename(config))[0]
+    return name[3:] if name.startswith('jt_') else name
+
+
+def dr_twin(config: str) -> str:
+    """``<dir>/dr_<rest>.py`` of ``<dir>/jt_<rest>.py``.
+
+    Raises:
+        BenchmarkError: If ``config`` is not a ``jt_`` config or its twin is
+            missing.
+    """
+    name = osp.basename(config)
+    if not name.startswith('jt_'):
+        raise BenchmarkError(f'method dr needs a jt_<rest>.py config (its '
+                             f'twin is dr_<rest>.py); {config} is not one')
+    twin = osp.join(osp.dirname(config), 'dr_' + name[3:])
+    if not osp.isfile(twin):
+        raise BenchmarkError(f'method dr: {config} has no D&R twin {twin}')
+    return twin
+
+
+def compose(config: str, method: str,
+            methods_dir: str) -> List[Tuple[str, Config]]:
+    """The run configs of a method on a setting.
+
+    Args:
+        config (str): The joint-training config file.
+        method (str): ``jt``, ``dr``, ``alone`` or a fragment's name.
+        methods_dir (str): ``configs/_base_/methods``.
+
+    Returns:
+        list[tuple[str, Config]]: Run method name and config; one pair, or
+        one per modality for ``alone``.
+    """
+    if method == 'jt':
+        return [('jt', Config.fromfile(config))]
+    if method == 'dr':
+        return [('dr', Config.fromfile(dr_twin(config)))]
+    if method == 'alone':
+        base = Config.fromfile(config)
+        runs = []
+        for m in base.model.encoders:
+            cfg = Config.fromfile(config)
+            cfg.merge_from_dict({'model.modalities': [m]})
+            runs.append((f'alone-{m}', cfg))
+        return runs
+    fragment = Config.fromfile(osp.join(methods_dir, f'{method}.py'))
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(fragment.to_dict())
+    return [(method, cfg)]
+
+
+def selection_metric(cfg: Config) -> str:
+    """The validation metric the checkpoint is selected on (and reported
+    on the test split), e.g. ``acc/top1``."""
+    save_best = cfg.default_hooks.checkpoint.get('save_best')
+    if isinstance(save_best, (list, tuple)):
+        save_best = save_best[0]
+    if not save_best or save_best == 'auto':
+        raise BenchmarkError('the benchmark selects checkpoints on '
+                             'validation: default_hooks.checkpoint.save_best '
+                             f'must name a metric, not {save_best!r}')
+    return save_best
+
+
+def plan(settings: Sequence[Setting],
+         methods: Sequence[str],
+         seeds: Sequence[int],
+         work_dir: str,
+         methods_dir: str,
+         cfg_options: Optional[dict] = None,
+         check_models: bool = True) -> Tuple[List[Run], Dict[str, list]]:
+    """Compose and check every run before any is trained.
+
+    Every problem is collected: unknown methods (named with the known
+    ones), a missing D&R twin, and methods whose model cannot be built on a
+    setting (e.g. OGM-GE on three modalities), unless the setting excludes
+    them.
+
+    Args:
+        settings (Sequence[Setting]): The settings (configs resolved).
+        methods (Sequence[str]): Method names.
+        seeds (Sequence[int]): Seeds.
+        work_dir (str): The benchmark's folder.
+        methods_dir (str): ``configs/_base_/methods``.
+        cfg_options (dict, optional): Overrides of every run (before the
+            setting's own).
+        check_models (bool): Build every composed model once. Defaults to
+            True.
+
+    Returns:
+        tuple: The runs (by setting, seed, method) and, per setting, the
+        methods its list entry left out.
+
+    Raises:
+        BenchmarkError: Naming every problem found.
+    """
+    known = known_methods(methods_dir)
+    problems = []
+    for method in methods:
+        if method not in known:
+            problems.append(
+                f'unknown method {method!r}; known methods: '
+                f'{", ".join(known)} (a method other than jt, dr and alone '
+                f'is a fragment {methods_dir}/<name>.py)')
+    names = [s.name for s in settings]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f'two settings are named {name!r}; give them '
+                        'distinct names in the list file')
+    for setting in settings:
+        for method in [*(setting.methods or []), *setting.exclude_methods]:
+            if method not in known:
+                problems.append(f'setting {setting.name!r} names unknown '
+                                f'method {method!r}; known methods: '
+                                f'{", ".join(known)}')
+    skipped = {s.name: [] for s in settings}
+    composed = []
+    for setting in settings:
+        for method in methods:
+            if method not in known:
+                continue
+            if not setting.takes(method):
+                skipped[setting.name].append(method)
+                continue
+            try:
+                runs = compose(setting.config, method, methods_dir)
+            except BenchmarkError as err:
+                problems.append(f'setting {setting.name!r}: {err}')
+                continue
+            for run_method, cfg in runs:
+                if cfg_options:
+                    cfg.merge_from_dict(cfg_options)
+                if setting.cfg_options:
+                    cfg.merge_from_dict(setting.cfg_options)
+                problem = _check(cfg, check_models)
+                if problem:
+                    problems.append(
+                        f'method {method!r} cannot train setting '
+                        f'{setting.name!r} ({setting.config}'
+                        f'{", " + run_method if run_method != method else ""}'
+                        f'): {problem.rstrip(".")}. Leave it out '
+                        '(--methods), or exclude it in the list file: '
+                        'exclude_methods=[...] of the setting.')
+                    continue
+                composed.append((setting, run_method, cfg))
+    if problems:
+        raise BenchmarkError('\n'.join(problems))
+    runs = [
+        Run(
+            setting.name, run_method, seed, cfg,
+            osp.abspath(
+                osp.join(work_dir, setting.name, run_method, f'seed{seed}')))
+        for setting in settings for seed in seeds
+        for s, run_method, cfg in composed if s is setting
+    ]
+    return runs, skipped
+
+
+def _check(cfg: Config, check_model: bool) -> str:
+    """What keeps a composed config from training, or ''."""
+    try:
+        selection_metric(cfg)
+        if check_model:
+            # Building the recogniser runs the balancer's own checks (number
+            # of modalities, heads it needs); no weights are loaded.
+            MODELS.build(cfg.model)
+    except Exception as err:  # any build error is the method's reason
+        return f'{type(err).__name__}: {err}'
+    return ''
+
+
+def changed_config(run: Run) -> str:
+    """What keeps an earlier run in ``run.work_dir`` from being reused.
+
+    Args:
+        run (Run): The run.
+
+    Returns:
+        str: The problem, or '' (no earlier run, or one of the same
+        config).
+    """
+    config_file = run.config_file
+    if not osp.isfile(config_file):
+        return ''
+    with open(config_file) as f:
+        if f.read() == run.cfg.dump():
+            return ''
+    return (f'{run.name}: the composed config differs from the one this run '
+            f'was started with ({config_file}); give another --work-dir (or '
+            'remove the run) to train it anew')
+
+
+def _write_json(path: str, data: dict) -> None:
+    """Write JSON atomically: a reader never sees half a file."""
+    tmp = f'{path}.tmp{os.getpid()}.{threading.get_ident()}'
+    with open(tmp, 'w') as f:
+        json.dump(data, f, indent=2)
+        f.write('\n')
+    os.replace(tmp, path)
+
+
+def _read_test_metrics(output: str) -> Tuple[str, dict]:
+    """The checkpoint and metrics that tools/train.py --test-best prints."""
+    matches = re.findall(r'Test metrics of (\S+?)(?: \(.*\))?:\n(\{.*?\n\})',
+                         output, re.S)
+    if not matches:
+        raise RuntimeError('tools/train.py printed no test metrics')
+    best, metrics = matches[-1]
+    return best, json.loads(metrics)
+
+
+class RunExecutor:
+    """Trains, tests and probes runs; reuses and continues earlier ones.
+
+    Args:
+        train_script (str): ``tools/train.py``.
+        threads (int): Torch/OpenMP threads of every training process and
+            of the probes.
+        cwd (str): Working directory of the training processes (relative
+            data roots are read from there).
+    """
+
+    def __init__(self,
+                 train_script: str,
+                 threads: int = 1,
+                 cwd: Optional[str] = None) -> None:
+        self.train_script = train_script
+        self.threads = threads
+        self.cwd = cwd or os.getcwd()
+        # Probes run in this process, one at a time.
+        self._probe_lock = threading.Lock()
+
+    def __call__(self, run: Run) -> Tuple[dict, str]:
+        """Reuse, continue or start a run.
+
+        Args:
+            run (Run): The run.
+
+        Returns:
+            tuple[dict, str]: Its result and how it was obtained:
+            ``'reused'``, ``'resumed'``, ``'probed'`` (training had
+            finished) or ``'trained'``.
+        """
+        problem = changed_config(run)
+        if problem:
+            raise BenchmarkError(problem)
+        os.makedirs(run.work_dir, exist_ok=True)
+        config_file = run.config_file
+        text = run.cfg.dump()
+        if osp.isfile(run.result_file):
+            with open(run.result_file) as f:
+                return json.load(f), 'reused'
+        os.makedirs(osp.dirname(config_file), exist_ok=True)
+        with open(config_file, 'w') as f:
+            f.write(text)
+        how = 'probed'
+        train_file = osp.join(run.work_dir, 'train.json')
+        if not osp.isfile(train_file):
+            how = 'resumed' if earlier_checkpoints(run.work_dir) else 'trained'
+            _write_json(train_file,
+                        self._train(run, config_file, how == 'resumed'))
+        with open(train_file) as f:
+            trained = json.load(f)
+        start = time.perf_counter()
+        best = osp.join(run.work_dir, trained['best_ckpt'])
+        with self._probe_lock:
+            torch.set_num_threads(self.threads)
+            probes = unimodal_probes(Config.fromfile(config_file), best)
+        result = dict(
+            setting=run.setting,
+            method=run.method,
+            seed=run.seed,
+            **trained,
+            probe=probes,
+            probe_wall_s=time.perf_counter() - start,
+            strengths=self._strengths(run.work_dir))
+        result['wall_s'] = result['train_wall_s'] + result['probe_wall_s']
+        _write_json(run.result_file, result)
+        return result, how
+
+    def _train(self, run: Run, config_file: str, resume: bool) -> dict:
+        """tools/train.py --seed N --test-best [--resume] on the run."""
+        cmd = [
+            sys.executable, self.train_script, config_file, '--work-dir',
+            run.work_dir, '--seed',
+            str(run.seed), '--test-best'
+        ]
+        if resume:
+            cmd.append('--resume')
+        env = dict(
+            os.environ,
+            OMP_NUM_THREADS=str(self.threads),
+            MKL_NUM_THREADS=str(self.threads))
+        log = osp.join(run.work_dir, 'train.log')
+        start = time.perf_counter()
+        with open(log, 'a') as f:
+            f.write(f'$ {" ".join(cmd)}\n')
+            f.flush()
+            offset = f.tell()
+            process = subprocess.run(
+                cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=self.cwd)
+        wall = time.perf_counter() - start
+        with open(log) as f:
+            f.seek(offset)
+            output = f.read()
+        if process.returncode != 0:
+            last = [line for line in output.splitlines() if line.strip()]
+            raise RuntimeError(f'training failed (exit {process.returncode}'
+                               f', log {log}): {" | ".join(last[-1:])}')
+        best, test = _read_test_metrics(output)
+        metric = selection_metric(run.cfg)
+        checkpoint = torch.load(best, map_location='cpu', weights_only=False)
+        info = checkpoint['message_hub']['runtime_info']
+        val = info.get('best_score', info.get(f'best_score_{metric}'))
+        return dict(
+            metric=metric,
+            best_ckpt=osp.relpath(best, run.work_dir),
+            best_epoch=int(checkpoint['meta']['epoch']),
+            val=None if val is None else float(val),
+            test=test,
+            train_wall_s=wall,
+            resumed=resume)
+
+    @staticmethod
+    def _strengths(work_dir: str) -> list:
+        """D&R's re-learning strength per diagnosis and modality, if any."""
+        path = osp.join(work_dir, 'dr_history.json')
+        if not osp.isfile(path):
+            return []
+        with open(path) as f:
+            return [{
+                m: s['strength']
+                for m, s in record['modalities'].items()
+            } for record in json.load(f)]

@@ -1,0 +1,325 @@
+"""tools/analysis/benchmark.py as a user runs it: real training runs on the
+Multiple Features fixture (2 epochs), the report checked against the runs'
+results and the statistics, an interrupted benchmark continued, and bad
+lists refused before any run."""
+import csv
+import glob
+import json
+import os
+import os.path as osp
+import re
+
+import pytest
+import torch
+from conftest import REPO, data_root_cfg_options
+from mmengine.config import Config
+from runs import run_tool
+
+from mmdr.analysis import (imbalance, paired_difference, summarize,
+                           unimodal_probes)
+from mmdr.analysis.benchmark_report import fmt_interval
+from mmdr.analysis.benchmark_runs import Setting, plan
+from mmdr.utils import register_all_modules
+
+register_all_modules()
+
+CONFIGS = osp.join(REPO, 'configs')
+METHODS = osp.join(CONFIGS, '_base_', 'methods')
+RUNS = [(method, seed) for seed in (0, 1)
+        for method in ('jt', 'dr', 'alone-fou', 'alone-mor')]
+
+
+def _benchmark(work, mfeat_root):
+    return run_tool('analysis/benchmark.py', '--configs', 'jt_mfeat_fou_mor',
+                    '--methods', 'jt', 'dr', 'alone', '--seeds', 0, 1,
+                    '--work-dir', work, '--jobs', 2, '--threads', 1,
+                    '--cfg-options', *data_root_cfg_options(mfeat_root),
+                    'train_cfg.max_epochs=2')
+
+
+@pytest.fixture(scope='module')
+def benchmark(mfeat_root, tmp_path_factory):
+    work = tmp_path_factory.mktemp('benchmark') / 'work'
+    result = _benchmark(work, mfeat_root)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return work, result
+
+
+def _result(work, method, seed):
+    path = work / 'mfeat_fou_mor' / method / f'seed{seed}' / 'result.json'
+    return json.load(open(path))
+
+
+def _table(markdown, setting):
+    section = markdown.split(f'## {setting}\n', 1)[1]
+    lines = [line for line in section.splitlines() if line.startswith('|')]
+    header = [c.strip() for c in lines[0].strip('|').split('|')]
+    return [
+        dict(zip(header, (c.strip() for c in line.strip('|').split('|'))))
+        for line in lines[2:]
+    ]
+
+
+def test_report_holds_the_runs_and_their_statistics(benchmark, mfeat_root):
+    work, _ = benchmark
+    results = {(m, s): _result(work, m, s) for m, s in RUNS}
+    for (method, seed), r in results.items():
+        run_dir = work / 'mfeat_fou_mor' / method / f'seed{seed}'
+        assert (r['setting'], r['method'], r['seed']) == ('mfeat_fou_mor',
+                                                          method, seed)
+        # Selected on validation: the best checkpoint of the run, trained
+        # with the run's seed.
+        best = torch.load(run_dir / r['best_ckpt'], weights_only=False)
+        assert r['best_ckpt'] == f'best_acc_top1_epoch_{r["best_epoch"]}.pth'
+        assert best['meta']['epoch'] == r['best_epoch']
+        assert best['meta']['seed'] == seed
+        assert r['val'] == best['message_hub']['runtime_info']['best_score']
+        assert r['metric'] == 'acc/top1'
+        cfg = Config.fromfile(run_dir / 'composed' / 'config.py')
+        assert cfg.train_cfg.max_epochs == 2
+        hooks = [h.type for h in cfg.get('custom_hooks') or []]
+        assert hooks == (['DRHook'] if method == 'dr' else [])
+        if method.startswith('alone-'):
+            assert cfg.model.modalities == [method[6:]]
+            assert list(r['probe']) == [method[6:]]
+        else:
+            assert 'modalities' not in cfg.model
+            assert list(r['probe']) == ['fou', 'mor']
+    # D&R's first diagnosis is after epoch 7: in 2 epochs the twin trains
+    # exactly as joint training with the same seed.
+    for seed in (0, 1):
+        jt, dr = results['jt', seed], results['dr', seed]
+        assert (dr['test'], dr['probe']) == (jt['test'], jt['probe'])
+    # The probes are those of the selected checkpoint.
+    jt0 = work / 'mfeat_fou_mor' / 'jt' / 'seed0'
+    assert unimodal_probes(
+        Config.fromfile(jt0 / 'composed' / 'config.py'),
+        str(jt0 / results['jt', 0]['best_ckpt'])) == results['jt', 0]['probe']
+
+    # runs.csv: one row per run, the stored values.
+    rows = list(csv.DictReader(open(work / 'runs.csv')))
+    assert [(row['method'], int(row['seed'])) for row in rows] == RUNS
+    for row in rows:
+        r = results[row['method'], int(row['seed'])]
+        assert row['setting'] == 'mfeat_fou_mor'
+        assert int(row['best_epoch']) == r['best_epoch']
+        assert float(row['val']) == r['val']
+        assert float(row['test']) == r['test']['acc/top1']
+        assert float(row['wall_s']) == r['wall_s']
+        for m in ('fou', 'mor'):
+            for split in ('val', 'test'):
+                cell = row[f'probe_{split}_{m}']
+                if m in r['probe']:
+                    assert float(cell) == r['probe'][m][split]
+                else:
+                    assert cell == ''
+
+    # results.md: the statistics of those values, in percent.
+    markdown = open(work / 'results.md').read()
+    assert ('Command: `python ' +
+            osp.join(REPO, 'tools', 'analysis', 'benchmark.py') +
+            ' --configs jt_mfeat_fou_mor --methods jt dr alone') in markdown
+    assert 'Seeds: 0 1; methods: jt dr alone' in markdown
+    assert 'Runs: 8 of 8 finished (8 trained)' in markdown
+    assert re.search(r'wall time of this command \d+\.\d s', markdown)
+
+    def per_seed(method, value):
+        return {s: 100 * value(results[method, s]) for s in (0, 1)}
+
+    def pm(values):
+        s = summarize(list(values.values()))
+        return f'{s.mean:.2f} ± {s.std:.2f}'
+
+    def ci(s):
+        return f'{s.mean:+.2f} [{s.low:+.2f}, {s.high:+.2f}]'
+
+    table = _table(markdown, 'mfeat_fou_mor')
+    assert [row['method']
+            for row in table] == ['jt', 'dr', 'alone-fou', 'alone-mor']
+    jt_test = per_seed('jt', lambda r: r['test']['acc/top1'])
+    for row in table:
+        method = row['method']
+        test = per_seed(method, lambda r: r['test']['acc/top1'])
+        assert row['seeds'] == '2'
+        assert row['test acc/top1 (%)'] == pm(test)
+        assert row['acc/top1 − jt (pp)'] == ('–' if method == 'jt' else ci(
+            paired_difference(test, jt_test)))
+        for m in ('fou', 'mor'):
+            if method == f'alone-{"mor" if m == "fou" else "fou"}':
+                assert row[f'probe {m} (%)'] == '–'
+                continue
+            probe = per_seed(method, lambda r: r['probe'][m]['test'])
+            assert row[f'probe {m} (%)'] == pm(probe)
+            alone = per_seed(f'alone-{m}', lambda r: r['probe'][m]['test'])
+            assert row[f'imbalance {m} (pp)'] == (
+                '–' if method.startswith('alone') else ci(
+                    imbalance(alone, probe)))
+
+
+def _files(run_dir):
+    return {
+        p: (os.stat(p).st_mtime_ns, open(p, 'rb').read())
+        for p in glob.glob(osp.join(run_dir, '**'), recursive=True)
+        if osp.isfile(p)
+    }
+
+
+def test_interrupted_benchmark_reruns_only_the_missing_runs(
+        benchmark, mfeat_root):
+    work, _ = benchmark
+    setting = work / 'mfeat_fou_mor'
+    before = {run: _result(work, *run) for run in RUNS}
+    # The benchmark was killed during epoch 2 of jt/seed1 (its checkpoint
+    # of epoch 1 is the last), before alone-mor/seed1 began.
+    killed = setting / 'jt' / 'seed1'
+    for name in ('result.json', 'train.json', 'epoch_2.pth',
+                 'best_acc_top1_epoch_2.pth'):
+        if (killed / name).exists():
+            (killed / name).unlink()
+    (killed / 'last_checkpoint').write_text(str(killed / 'epoch_1.pth'))
+    for path in (setting / 'alone-mor' / 'seed1').iterdir():
+        if path.is_file():
+            path.unlink()
+    untouched = {
+        run: _files(setting / run[0] / f'seed{run[1]}')
+        for run in RUNS if run not in (('jt', 1), ('alone-mor', 1))
+    }
+
+    result = _benchmark(work, mfeat_root)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert 'mfeat_fou_mor/jt/seed1 (resumed)' in result.stdout
+    assert 'mfeat_fou_mor/alone-mor/seed1 (trained)' in result.stdout
+    assert result.stdout.count('(reused)') == 6
+    for run, files in untouched.items():
+        assert _files(setting / run[0] / f'seed{run[1]}') == files, run
+    # Resumed from epoch 1 (bit-identical on the CPU) and retrained: the
+    # same results as before.
+    log = (killed / 'train.log').read_text()
+    assert [
+        line.endswith('--resume') for line in log.splitlines()
+        if line.startswith('$ ')
+    ] == [False, True]
+    for run in (('jt', 1), ('alone-mor', 1)):
+        after = _result(work, *run)
+        for key in ('test', 'val', 'best_epoch', 'probe'):
+            assert after[key] == before[run][key], (run, key)
+    assert _result(work, 'jt', 1)['resumed'] is True
+    markdown = open(work / 'results.md').read()
+    assert 'Runs: 8 of 8 finished (1 resumed, 6 reused, 1 trained)' in markdown
+
+
+def test_bad_lists_fail_before_any_run(tmp_path):
+    listed = tmp_path / 'list.py'
+    listed.write_text(
+        'settings = [\n'
+        "    dict(config='configs/jt_missing.py'),\n"
+        "    dict(config='configs/jt_mfeat.py'),\n"
+        "    dict(config='configs/jt_mfeat_noise.py', "
+        "exclude_methods=['ogm_ge']),\n"
+        "    dict(config='configs/dr_mfeat.py', methods=['dr']),\n"
+        ']\n'
+        "methods = ['jt', 'dr', 'unimodal_aux_loss', 'ogm_ge', 'foo']\n"
+        'seeds = [0]\n')
+    work = tmp_path / 'work'
+    result = run_tool('analysis/benchmark.py', listed, '--work-dir', work)
+    assert result.returncode == 1
+    err = result.stderr
+    assert 'benchmark.py: nothing was run:' in err
+    assert (f"{listed}, settings[0]: unknown config 'configs/jt_missing.py'; "
+            'joint-training configs: jt_avdigits, ') in err
+    (unknown, ) = [
+        line for line in err.splitlines()
+        if line.startswith("unknown method 'foo'; known methods: ")
+    ]
+    known = unknown.split('known methods: ')[1].split(' (')[0].split(', ')
+    assert known[:3] == ['jt', 'dr', 'alone']
+    assert {'ogm_ge', 'unimodal_aux_loss'} <= set(known)
+    assert ("method 'ogm_ge' cannot train setting 'mfeat' "
+            f"({CONFIGS}/jt_mfeat.py): ValueError: OGMGE is defined for at "
+            "most 2 modalities, but model.encoders has 3: ['fou', 'kar', "
+            "'mor']") in err
+    assert 'exclude_methods=[...]' in err
+    # The setting that excludes OGM-GE is not reported.
+    assert "setting 'mfeat_noise'" not in err
+    assert ("setting 'dr_mfeat': method dr needs a jt_<rest>.py config (its "
+            f'twin is dr_<rest>.py); {CONFIGS}/dr_mfeat.py is not one') in err
+    # Four problems, all named at once.
+    assert len(err.split('nothing was run:\n')[1].strip().splitlines()) == 4
+    assert not work.exists()
+
+
+def test_methods_compose_the_joint_training_config():
+    jt = osp.join(CONFIGS, 'jt_mfeat_fou_mor.py')
+    options = {'train_cfg.max_epochs': 2}
+    runs, skipped = plan([
+        Setting('fm', jt, exclude_methods=['dr']),
+        Setting('noise', osp.join(CONFIGS, 'jt_mfeat_noise.py'))
+    ], ['jt', 'dr', 'unimodal_aux_loss', 'ogm_ge', 'alone'], [0, 3],
+                         'wd',
+                         METHODS,
+                         cfg_options=options,
+                         check_models=False)
+    assert skipped == {'fm': ['dr'], 'noise': []}
+    names = [r.name for r in runs]
+    assert names[:8] == [
+        'fm/jt/seed0', 'fm/unimodal_aux_loss/seed0', 'fm/ogm_ge/seed0',
+        'fm/alone-fou/seed0', 'fm/alone-mor/seed0', 'fm/jt/seed3',
+        'fm/unimodal_aux_loss/seed3', 'fm/ogm_ge/seed3'
+    ]
+    assert runs[0].work_dir == osp.abspath('wd/fm/jt/seed0')
+    by_name = {r.name: r.cfg.to_dict() for r in runs}
+
+    def expected(config, extra):
+        cfg = Config.fromfile(config)
+        cfg.merge_from_dict({**options, **extra})
+        return cfg.to_dict()
+
+    fragment = Config.fromfile(osp.join(METHODS, 'unimodal_aux_loss.py'))
+    assert by_name['fm/jt/seed0'] == expected(jt, {})
+    assert by_name['fm/unimodal_aux_loss/seed3'] == expected(
+        jt, fragment.to_dict())
+    assert by_name['fm/unimodal_aux_loss/seed3']['model']['balancer'] == dict(
+        type='UnimodalAuxLoss', weight=1.0)
+    assert by_name['fm/ogm_ge/seed0']['model']['balancer']['type'] == 'OGMGE'
+    assert by_name['fm/alone-mor/seed0'] == expected(
+        jt, {'model.modalities': ['mor']})
+    assert by_name['noise/dr/seed0'] == expected(
+        osp.join(CONFIGS, 'dr_mfeat_noise.py'), {})
+    assert [n for n in names if n.startswith('noise/alone')] == [
+        f'noise/alone-{m}/seed{s}' for s in (0, 3)
+        for m in ('fou', 'kar', 'mor')
+    ]
+
+
+def test_interval_cells():
+    one = summarize([1.5])
+    assert fmt_interval(one, 1) == '+1.50'
+    two = summarize([1.0, 2.0])
+    assert fmt_interval(two, 2) == '+1.50 [-4.85, +7.85]'
+    assert fmt_interval(two, 3) == '+1.50 [-4.85, +7.85] (n=2)'
+    assert fmt_interval(None) == '–'
+
+
+@pytest.mark.parametrize('name', ['cpu', 'paper'])
+def test_shipped_lists_compose_and_build(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_tool', osp.join(REPO, 'tools', 'analysis', 'benchmark.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    settings, methods, seeds, problems = tool.load_settings(
+        osp.join(CONFIGS, 'benchmark', f'{name}.py'), None)
+    assert problems == [] and seeds == [0, 1, 2]
+    # Every method's model is built on the CPU list's small models; the
+    # paper list's (ResNets, transformers) are composed only.
+    runs, skipped = plan(
+        settings, methods, seeds, 'wd', METHODS, check_models=name == 'cpu')
+    three = {'mfeat', 'mfeat_noise'} if name == 'cpu' else {'mosi'}
+    assert skipped == {
+        s.name: ['ogm_ge', 'pmr'] if s.name in three else []
+        for s in settings
+    }
+    for s in settings:
+        got = {r.method for r in runs if r.setting == s.name}
+        assert {'jt', 'dr', 'mmpareto', 'unimodal_aux_loss'} <= got
+        assert any(m.startswith('alone-') for m in got)
