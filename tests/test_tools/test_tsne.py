@@ -31,13 +31,16 @@ def test_embedding_of_a_training_subset(mfeat_root, checkpoint, tmp_path):
     out, data = tmp_path / 'tsne.png', tmp_path / 'tsne.npz'
     result = run_tool('analysis/tsne.py', CONFIG, checkpoint, '--split',
                       'train', '--max-samples', '30', '--out', out,
-                      '--data-out', data, '--cfg-options',
-                      *data_root_cfg_options(mfeat_root))
+                      '--data-out', data, '--name', 'mfeat, 2 epochs',
+                      '--cfg-options', *data_root_cfg_options(mfeat_root))
     assert result.returncode == 0, result.stderr[-3000:]
     # Three modality panels, 10 classes: 13.5 x 5.25 inches at 120 dpi.
     assert f'Wrote {out} (1620 x 630 pixels)' in result.stdout
     assert mpimg.imread(out).shape[:2] == (630, 1620)
-    assert ('t-SNE of pooled features: jt_mfeat.py, epoch 2 (epoch_2.pth), '
+    # The title names the run (--name) on its first line, the checkpoint on
+    # its second; printed on one line.
+    assert ('t-SNE of pooled features: mfeat, 2 epochs, '
+            'epoch 2 (epoch_2.pth), '
             'train split, 30 samples; perplexity 9.66667, seed 0') \
         in result.stdout
     saved = np.load(data)

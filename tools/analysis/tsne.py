@@ -57,6 +57,9 @@ def parse_args() -> argparse.Namespace:
         '--data-out',
         help='also save the embedded points, labels and class names (.npz)')
     parser.add_argument(
+        '--name',
+        help='what the figure calls the run (default: the config file name)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -76,7 +79,9 @@ def main() -> None:
     except (ValueError, FileNotFoundError, KeyError) as err:
         sys.exit(f'tsne.py: {err}')
     epoch = '?' if result.epoch is None else result.epoch
-    title = (f't-SNE of pooled features: {osp.basename(args.config)}, '
+    name = args.name or osp.basename(args.config)
+    # Two lines, so a long run name is not cut off at the figure's edges.
+    title = (f't-SNE of pooled features: {name}\n'
              f'epoch {epoch} ({osp.basename(args.checkpoint)}), '
              f'{args.split} split, {len(result.labels)} samples')
     width, height = plot_feature_embeddings(result.embeddings, result.labels,
@@ -92,8 +97,9 @@ def main() -> None:
                 f'embedding_{m}': e
                 for m, e in result.embeddings.items()
             })
-    print(f'{title}; perplexity {result.perplexity:g}, seed {args.seed}; '
-          f'modalities {list(result.embeddings)}')
+    one_line = title.replace('\n', ', ')
+    print(f'{one_line}; perplexity {result.perplexity:g}, '
+          f'seed {args.seed}; modalities {list(result.embeddings)}')
     print(f'Wrote {args.out} ({width} x {height} pixels)')
 
 
