@@ -90,6 +90,8 @@ def main() -> None:
     if is_main_process():
         print(f'Test metrics of {args.checkpoint}:')
         print(json.dumps(metrics, indent=2, sort_keys=True))
+    # Freed before the process group goes (see teardown_distributed).
+    del runner
     teardown_distributed()
 
 

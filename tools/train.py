@@ -197,6 +197,8 @@ def main() -> None:
     if args.test_best:
         test_best(runner)
     print_dr_history(runner)
+    # Freed before the process group goes (see teardown_distributed).
+    del runner
     teardown_distributed()
 
 

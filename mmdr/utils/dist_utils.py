@@ -7,6 +7,7 @@ already exists, so on such machines we start a gloo group ourselves and let
 DDP wrap the CPU module with ``device_ids=None``. On CUDA machines nothing
 changes: mmengine starts NCCL as usual.
 """
+import gc
 import hashlib
 import os
 import subprocess
@@ -85,7 +86,14 @@ def teardown_distributed() -> None:
     Leaving it to the interpreter's exit lets the backend's threads be torn
     down in any order (PyTorch warns about it for NCCL); every rank first
     waits for the others, so no rank leaves while another still talks.
+
+    The caller drops its runner first: a runner lives in reference cycles
+    (its loops hold it), so without a collection here its DDP wrapper, whose
+    reducer holds the process group and Gloo's pending work, would be freed
+    only while the interpreter shuts down, which aborted ranks on the CPU
+    ("terminate called without an active exception", exit code -6).
     """
+    gc.collect()
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.barrier()
         torch_dist.destroy_process_group()
