@@ -26,6 +26,12 @@ MODEL_CFG = dict(
     fusion=dict(type='ConcatFusion'),
     cls_head=dict(type='LinearClsHead', num_classes=NUM_CLASSES, topk=(1, )))
 
+#: Three MLP encoders: more modalities than OGM-GE and PMR take.
+THREE_ENCODERS = dict(
+    audio=dict(type='MLPEncoder', in_channels=6),
+    visual=dict(type='MLPEncoder', in_channels=5),
+    text=dict(type='MLPEncoder', in_channels=3))
+
 
 def build(seed: int = 0, **overrides):
     """The recogniser, initialised as the Runner does, from a seed."""

@@ -1,6 +1,7 @@
 """Hooks that the balancer tests inject into real runs (also via
 custom_imports in subprocesses, with this folder on PYTHONPATH)."""
 import os.path as osp
+from pathlib import Path
 
 import torch
 from mmengine.dist import get_rank
@@ -29,3 +30,15 @@ class FinalParameterDumpHook(Hook):
         torch.save(
             state, osp.join(runner.work_dir,
                             f'rank{get_rank()}_parameters.pth'))
+
+
+def parameter_dump_config(tmp_path: Path, config: str) -> str:
+    """A config file: ``config`` plus :class:`FinalParameterDumpHook`,
+    imported by the training processes (this folder is on their
+    PYTHONPATH, see tests/runs.py ``train_tool``)."""
+    path = tmp_path / f'{Path(config).stem}_dump.py'
+    path.write_text(f'_base_ = [{str(config)!r}]\n'
+                    "custom_imports = dict(imports=['balancer_test_hooks'], "
+                    'allow_failed_imports=False)\n'
+                    "custom_hooks = [dict(type='FinalParameterDumpHook')]\n")
+    return str(path)

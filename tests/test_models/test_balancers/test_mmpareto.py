@@ -15,6 +15,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from balancer_models import batch, build
+from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
 from mmengine.config import Config
 from mmengine.hooks import Hook
@@ -241,15 +242,11 @@ def test_ranks_stay_identical_and_equal_one_process_under_ddp(
     The per-loss gradients come from autograd.grad inside DDP's forward:
     had that fired DDP's hooks, the run would fail ("mark a variable ready
     only once") or reduce the wrong gradients."""
-    config = tmp_path / 'mmpareto_dump.py'
-    config.write_text(
-        f"_base_ = [{osp.join(REPO, 'configs/mmpareto_avdigits.py')!r}]\n"
-        "custom_imports = dict(imports=['balancer_test_hooks'], "
-        "allow_failed_imports=False)\n"
-        "custom_hooks = [dict(type='FinalParameterDumpHook')]\n")
+    config = parameter_dump_config(
+        tmp_path, osp.join(REPO, 'configs/mmpareto_avdigits.py'))
     two = tmp_path / 'two'
     result = train_tool(
-        two, _ddp_options(avdigits_root, 5), nproc=2, config=str(config))
+        two, _ddp_options(avdigits_root, 5), nproc=2, config=config)
     log = result.stdout + result.stderr
     assert 'Distributed training: True' in log
     assert 'mmpareto_cos_visual' in log
@@ -264,7 +261,7 @@ def test_ranks_stay_identical_and_equal_one_process_under_ddp(
     assert {m for m, w in weights if w != '0.5000'} == {'audio', 'visual'}
 
     one = tmp_path / 'one'
-    runner = build_runner(str(config), one, _ddp_options(avdigits_root, 10))
+    runner = build_runner(config, one, _ddp_options(avdigits_root, 10))
     initial = _InitialParameters()
     runner.register_hook(initial)
     runner.train()

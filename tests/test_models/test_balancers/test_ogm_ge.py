@@ -8,7 +8,8 @@ import os.path as osp
 import pytest
 import torch
 import torch.nn.functional as F
-from balancer_models import batch, build
+from balancer_models import THREE_ENCODERS, batch, build
+from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
 from mmengine.optim import OptimWrapper
 from runs import train_tool
@@ -132,15 +133,11 @@ def test_a_plain_optim_wrapper_is_refused_before_the_first_step():
 
 
 def test_more_than_two_modalities_is_refused_at_build():
-    encoders = dict(
-        audio=dict(type='MLPEncoder', in_channels=6),
-        visual=dict(type='MLPEncoder', in_channels=5),
-        text=dict(type='MLPEncoder', in_channels=3))
     with pytest.raises(
             ValueError,
             match='OGMGE is defined for at most 2 '
             r"modalities.*\['audio', 'visual', 'text'\]"):
-        _ogm_with(encoders=encoders)
+        _ogm_with(encoders=THREE_ENCODERS)
 
 
 def test_a_fusion_without_head_slices_is_refused_at_build():
@@ -158,18 +155,14 @@ def test_replicas_stay_identical_under_ddp(avdigits_root, tmp_path):
     """2 processes: the scores are summed over ranks and the noise is drawn
     alike, so both ranks end with the same parameters; without the sum
     the ranks' coefficients differ (each sees half the batch)."""
-    config = tmp_path / 'ogm_dump.py'
-    config.write_text(
-        f"_base_ = [{osp.join(REPO, 'configs/ogm-ge_avdigits.py')!r}]\n"
-        "custom_imports = dict(imports=['balancer_test_hooks'], "
-        'allow_failed_imports=False)\n'
-        "custom_hooks = [dict(type='FinalParameterDumpHook')]\n")
+    config = parameter_dump_config(
+        tmp_path, osp.join(REPO, 'configs/ogm-ge_avdigits.py'))
     work = tmp_path / 'work'
     result = train_tool(
         work,
         [*data_root_cfg_options(avdigits_root), 'train_cfg.max_epochs=1'],
         nproc=2,
-        config=str(config))
+        config=config)
     assert 'ogm_coeff_visual' in result.stdout + result.stderr
     ranks = [torch.load(work / f'rank{r}_parameters.pth') for r in (0, 1)]
     assert ranks[0].keys() == ranks[1].keys()

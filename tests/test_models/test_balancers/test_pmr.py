@@ -9,7 +9,8 @@ import os.path as osp
 import pytest
 import torch
 import torch.nn.functional as F
-from balancer_models import NUM_CLASSES, WIDTHS, build
+from balancer_models import NUM_CLASSES, THREE_ENCODERS, WIDTHS, build
+from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
@@ -242,15 +243,11 @@ def test_training_without_fresh_prototypes_names_the_hook(epoch_info):
 
 
 def test_more_than_two_modalities_is_refused_at_build():
-    encoders = dict(
-        audio=dict(type='MLPEncoder', in_channels=6),
-        visual=dict(type='MLPEncoder', in_channels=5),
-        text=dict(type='MLPEncoder', in_channels=3))
     with pytest.raises(
             ValueError,
             match='PMR is defined for at most 2 '
             r"modalities.*\['audio', 'visual', 'text'\]"):
-        _pmr_with(encoders=encoders)
+        _pmr_with(encoders=THREE_ENCODERS)
 
 
 def test_bad_values_are_refused_at_build():
@@ -330,17 +327,13 @@ def test_ranks_hold_identical_prototypes_and_weights_under_ddp(
     parameters and prototypes, and these are the class means of all 20
     samples (the sums are all-reduced) under the main process's encoders
     and BatchNorm statistics (the checkpoint's)."""
-    config = tmp_path / 'pmr_dump.py'
-    config.write_text(f'_base_ = [{CONFIG!r}]\n'
-                      "custom_imports = dict(imports=['balancer_test_hooks'], "
-                      'allow_failed_imports=False)\n'
-                      "custom_hooks = [dict(type='FinalParameterDumpHook')]\n")
+    config = parameter_dump_config(tmp_path, CONFIG)
     work = tmp_path / 'work'
     train_tool(
         work,
         [*data_root_cfg_options(avdigits_root), 'train_cfg.max_epochs=2'],
         nproc=2,
-        config=str(config))
+        config=config)
     ranks = [torch.load(work / f'rank{r}_parameters.pth') for r in (0, 1)]
     assert ranks[0].keys() == ranks[1].keys()
     assert 'balancer.prototypes_audio' in ranks[0]
