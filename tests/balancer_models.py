@@ -4,6 +4,7 @@ import copy
 import torch
 from mmaction.structures import ActionDataSample
 
+from mmdr.models.balancers import BaseBalancer
 from mmdr.registry import MODELS
 
 NUM_CLASSES = 4
@@ -55,3 +56,31 @@ def batch(n: int = 12, seed: int = 1) -> dict:
     return dict(
         inputs=inputs,
         data_samples=[ActionDataSample().set_gt_labels(y) for y in labels])
+
+
+@MODELS.register_module()
+class RecordingBalancer(BaseBalancer):
+    """Joint training that records the head's gradient and weight before
+    each step.
+
+    Args:
+        zero_gradient (bool): Zero the gradient afterwards, so that a test
+            can see which gradient the step applied. Defaults to False.
+    """
+    modulates_gradients = True
+
+    def __init__(self, zero_gradient: bool = False):
+        super().__init__()
+        self.zero_gradient = zero_gradient
+        self.seen = []
+
+    def loss(self, model, feats, data_samples):
+        self.check_step_owner()
+        return self.fused_loss(model, feats, data_samples)
+
+    def before_optimizer_step(self, model):
+        weight = model.cls_head.fc_cls.weight
+        self.seen.append(
+            dict(grad=weight.grad.clone(), weight=weight.detach().clone()))
+        if self.zero_gradient:
+            weight.grad.mul_(0)

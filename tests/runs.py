@@ -73,6 +73,7 @@ def run_tool(tool: str, *args, cwd: str = REPO) -> subprocess.CompletedProcess:
 
 
 def free_port() -> int:
+    """A TCP port free on this machine now, for a launcher's master port."""
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]

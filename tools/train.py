@@ -12,6 +12,7 @@ import os
 import os.path as osp
 import sys
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import barrier, is_main_process
 from mmengine.runner import Runner
@@ -20,6 +21,7 @@ from mmengine.runner import Runner
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
 from mmdr.diagnosis import format_dr_history  # noqa: E402
 from mmdr.engine.hooks import DRHook  # noqa: E402
+from mmdr.engine.optimizers import amp_optim_wrapper_cfg  # noqa: E402
 from mmdr.utils import check_no_earlier_run  # noqa: E402
 from mmdr.utils import register_all_modules  # noqa: E402
 from mmdr.utils import setup_cpu_distributed  # noqa: E402
@@ -110,12 +112,13 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.default_hooks.checkpoint.pop('save_best', None)
 
     if args.amp:
-        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if optim_wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
-            raise SystemExit(f'--amp needs OptimWrapper, the config has '
-                             f'{optim_wrapper}')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        if not torch.cuda.is_available():
+            raise SystemExit('--amp trains in mixed precision on a GPU; '
+                             'this machine has no CUDA device')
+        try:
+            cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper)
+        except ValueError as err:
+            raise SystemExit(f'{args.config}: {err}')
 
     if args.resume == 'auto':
         cfg.resume = True

@@ -8,7 +8,6 @@ import json
 import os
 import os.path as osp
 import re
-import socket
 import subprocess
 import sys
 
@@ -18,7 +17,7 @@ from conftest import REPO, data_root_cfg_options
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
-from runs import run_tool
+from runs import free_port, run_tool
 
 from mmdr.utils import register_all_modules
 
@@ -150,10 +149,34 @@ def test_interrupted_run_resumes_to_the_end(mfeat_root, tmp_path):
     assert any(k.startswith('cls_head.fc_cls') for k in state)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason='the refusal is for CPU machines')
+def test_amp_without_a_gpu_is_refused_before_training(mfeat_root, tmp_path):
+    result = run_tool('train.py', CONFIG, '--amp', '--work-dir',
+                      tmp_path / 'work', '--cfg-options',
+                      *short_run_options(mfeat_root, 1))
+    assert result.returncode != 0
+    assert ('--amp trains in mixed precision on a GPU; this machine has no '
+            'CUDA device') in result.stderr
+    assert not osp.exists(tmp_path / 'work')
+
+
+@pytest.mark.skipif(
+    not torch.cuda.is_available(), reason='--amp trains on a GPU')
+def test_amp_trains_a_balancer_on_a_gpu(mfeat_root, tmp_path):
+    # Every shipped schedule has BalancedOptimWrapper; --amp makes it
+    # BalancedAmpOptimWrapper, under which MMPareto rewrites gradients.
+    config = tmp_path / 'mmpareto_mfeat.py'
+    config.write_text(
+        f"_base_ = [{CONFIG!r}, "
+        f"{osp.join(REPO, 'configs/_base_/methods/mmpareto.py')!r}]\n")
+    work = tmp_path / 'work'
+    result = run_tool('train.py', config, '--amp', '--work-dir', work,
+                      '--cfg-options', *short_run_options(mfeat_root, 2))
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = torch.load(work / 'epoch_2.pth')['optim_wrapper']
+    assert 'loss_scaler' in state
+    assert 'mmpareto_cos_fou' in result.stdout + result.stderr
 
 
 def test_two_process_training_on_cpu(mfeat_root, tmp_path):
@@ -161,7 +184,7 @@ def test_two_process_training_on_cpu(mfeat_root, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS='1')
     cmd = [
         sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-        f'--master_port={_free_port()}',
+        f'--master_port={free_port()}',
         osp.join(REPO, 'tools/train.py'), CONFIG, '--launcher', 'pytorch',
         '--work-dir',
         str(work), '--test-best', '--cfg-options',
