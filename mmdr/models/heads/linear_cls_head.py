@@ -63,6 +63,8 @@ class LinearClsHead(BaseHead):
             x (torch.Tensor): Fused features of shape (N, in_channels).
 
         Returns:
-            torch.Tensor: Class scores of shape (N, num_classes).
+            torch.Tensor: Class scores of shape (N, num_classes), in float32
+            under autocast too (mmaction2's losses and metrics hand them to
+            numpy, which has no bfloat16).
         """
-        return self.fc_cls(self.dropout(x))
+        return self.fc_cls(self.dropout(x)).float()

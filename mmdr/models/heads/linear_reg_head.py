@@ -64,9 +64,10 @@ class LinearRegHead(BaseModule):
             x (torch.Tensor): Fused features of shape (N, in_channels).
 
         Returns:
-            torch.Tensor: Scores of shape (N, 1).
+            torch.Tensor: Scores of shape (N, 1), in float32 under autocast
+            too (the metrics hand them to numpy, which has no bfloat16).
         """
-        return self.fc_reg(self.dropout(x))
+        return self.fc_reg(self.dropout(x)).float()
 
     def targets(self, data_samples: List[BaseDataElement],
                 scores: torch.Tensor) -> torch.Tensor:

@@ -51,13 +51,19 @@ def _step(model, wrapper, data):
     model.train_step(copy.deepcopy(data), wrapper)
 
 
+def _full_precision_step(data):
+    """The recording model after one step under BalancedOptimWrapper."""
+    model = build(balancer=dict(type='RecordingBalancer'))
+    _step(
+        model,
+        BalancedOptimWrapper(
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1)), data)
+    return model
+
+
 def test_balancer_sees_unscaled_gradients(amp_wrapper):
     data = batch()
-    full = build(balancer=dict(type='RecordingBalancer'))
-    _step(
-        full,
-        BalancedOptimWrapper(
-            optimizer=torch.optim.SGD(full.parameters(), lr=0.1)), data)
+    full = _full_precision_step(data)
     mixed = build(balancer=dict(type='RecordingBalancer'))
     wrapper = amp_wrapper(mixed)
     _step(mixed, wrapper, data)
@@ -115,3 +121,29 @@ def test_amp_switch_of_the_optim_wrapper():
         amp_optim_wrapper_cfg(dict(type='ApexOptimWrapper'))
     assert OPTIM_WRAPPERS.get(
         'BalancedAmpOptimWrapper') is BalancedAmpOptimWrapper
+
+
+def test_bfloat16_autocast_trains_and_predicts(monkeypatch):
+    # mmengine's CPU autocast (bfloat16) for real: the heads give float32
+    # scores, which mmaction2's accuracy hands to numpy.
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
+                        lambda: True)
+    data = batch()
+    full = _full_precision_step(data)
+    mixed = build(balancer=dict(type='RecordingBalancer'))
+    wrapper = BalancedAmpOptimWrapper(
+        optimizer=torch.optim.SGD(mixed.parameters(), lr=0.1),
+        dtype='bfloat16')
+    torch.manual_seed(0)
+    with wrapper.optim_context(mixed):
+        losses = mixed(
+            **mixed.data_preprocessor(copy.deepcopy(data), True), mode='loss')
+    assert losses['loss_cls'].dtype == torch.float32
+    _step(mixed, wrapper, data)
+    ((expected, ), (seen, )) = full.balancer.seen, mixed.balancer.seen
+    # bfloat16 has 8 bits of mantissa.
+    torch.testing.assert_close(
+        seen['grad'], expected['grad'], rtol=0.05, atol=0.02)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        (sample, *_) = mixed.val_step(copy.deepcopy(data))
+    assert sample.pred_scores.item.dtype == torch.float32
