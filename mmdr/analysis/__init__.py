@@ -1,11 +1,14 @@
 """Analyses of trained multimodal models: per-modality features of a data
 set, uni-modal linear probes and t-SNE embeddings of them, the curves of a
-training run, and the statistics of the benchmark."""
+training run, the statistics of the benchmark, and the random batches of the
+model-only speed benchmarks."""
 from .benchmark_statistics import (Summary, imbalance, paired_difference,
                                    paired_differences, summarize)
 from .linear_probe import fit_linear_probe
 from .modality_features import extract_modality_features, load_model_checkpoint
 from .probing import unimodal_probes
+from .synthetic_batches import (CREMAD_SHAPES, iter_batches, median_wall_time,
+                                parse_input_shapes, random_modality_inputs)
 from .training_curves import (TrainingCurves, load_training_curves,
                               purity_series, read_dr_history,
                               read_epoch_scalars, relearn_epochs, scalar_logs)
@@ -20,5 +23,7 @@ __all__ = [
     'scalar_logs', 'CheckpointEmbedding', 'checkpoint_epoch',
     'checkpoint_tsne', 'split_dataset_cfg', 'subsample_indices', 'tsne_embed',
     'tsne_embed_modalities', 'tsne_perplexity', 'Summary', 'imbalance',
-    'paired_difference', 'paired_differences', 'summarize'
+    'paired_difference', 'paired_differences', 'summarize', 'CREMAD_SHAPES',
+    'iter_batches', 'median_wall_time', 'parse_input_shapes',
+    'random_modality_inputs'
 ]

@@ -37,12 +37,8 @@ import argparse
 import json
 import os
 import os.path as osp
-import statistics
 import sys
-import time
-from typing import Callable, Dict, List, Tuple
-
-DEFAULT_SHAPES = ['visual=2,3,224,224', 'audio=1,257,188']
+from typing import Dict, Tuple
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,10 +57,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--shapes',
         nargs='+',
-        default=DEFAULT_SHAPES,
         metavar='MODALITY=D,D,...',
         help='per-sample input shape of every modality, as the pipeline '
-        f'packs it (default: {" ".join(DEFAULT_SHAPES)})')
+        "packs it (default: CREMA-D's, visual=2,3,224,224 audio=1,257,188)")
     parser.add_argument(
         '--batch-size',
         type=int,
@@ -100,112 +95,18 @@ import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmaction.structures import ActionDataSample  # noqa: E402
-
+from mmdr.analysis.synthetic_batches import CREMAD_SHAPES  # noqa: E402
+from mmdr.analysis.synthetic_batches import iter_batches  # noqa: E402
+from mmdr.analysis.synthetic_batches import median_wall_time  # noqa: E402
+from mmdr.analysis.synthetic_batches import parse_input_shapes  # noqa: E402
+from mmdr.analysis.synthetic_batches import \
+    random_modality_inputs  # noqa: E402
 from mmdr.diagnosis import clustering_purities  # noqa: E402
 from mmdr.diagnosis.kmeans import check_kmeans_backend  # noqa: E402
 from mmdr.registry import MODELS  # noqa: E402
 from mmdr.utils import register_all_modules  # noqa: E402
 
 SIDES = ('train', 'val')
-
-
-def parse_shapes(items: List[str], modalities: Tuple[str, ...],
-                 source: str) -> Dict[str, Tuple[int, ...]]:
-    """``MODALITY=D,D,...`` strings to shapes, one per model modality.
-
-    Args:
-        items (list[str]): The strings.
-        modalities (tuple[str]): The model's modalities.
-        source (str): Where the strings came from, for messages.
-
-    Returns:
-        dict[str, tuple[int]]: Modality to per-sample shape.
-    """
-    shapes = {}
-    for item in items:
-        name, _, dims = item.partition('=')
-        try:
-            shape = tuple(int(d) for d in dims.split(','))
-        except ValueError:
-            shape = ()
-        if not name or not shape or min(shape) < 1:
-            raise SystemExit(f'{source}: {item!r} is not MODALITY=D,D,... '
-                             'with positive integers, e.g. audio=1,257,188')
-        shapes[name] = shape
-    if sorted(shapes) != sorted(modalities):
-        raise SystemExit(f'{source} gives shapes of {sorted(shapes)}; the '
-                         f'model\'s modalities are {sorted(modalities)}')
-    return shapes
-
-
-def random_inputs(model, shapes: Dict[str, Tuple[int, ...]], size: int,
-                  num_classes: int, seed: int, device: torch.device) -> dict:
-    """Random samples on the device, as the dataloader would deliver them.
-
-    A modality whose preprocessor normalises (``mean`` set) gets uint8
-    pixels, as decoded frames are; the others get float32 values.
-
-    Returns:
-        dict: ``inputs`` (modality to a (size, *shape) tensor) and
-        ``labels`` (a (size, ) int array).
-    """
-    generator = torch.Generator(device=device).manual_seed(seed)
-    preprocessors = model.data_preprocessor.preprocessors
-    inputs = {}
-    for m, shape in shapes.items():
-        if getattr(preprocessors[m], '_enable_normalize', False):
-            inputs[m] = torch.randint(
-                0,
-                256, (size, *shape),
-                dtype=torch.uint8,
-                generator=generator,
-                device=device)
-        else:
-            inputs[m] = torch.randn((size, *shape),
-                                    generator=generator,
-                                    device=device)
-    labels = np.random.default_rng(seed).integers(0, num_classes, size)
-    return dict(inputs=inputs, labels=labels)
-
-
-def batches(data: dict, batch_size: int):
-    """Yield dataloader-style batches (lists of per-sample tensors)."""
-    size = len(data['labels'])
-    for start in range(0, size, batch_size):
-        stop = min(start + batch_size, size)
-        samples = [
-            ActionDataSample().set_gt_labels(int(label))
-            for label in data['labels'][start:stop]
-        ]
-        yield dict(
-            inputs={
-                m: list(x[start:stop].unbind(0))
-                for m, x in data['inputs'].items()
-            },
-            data_samples=samples)
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def timed(function: Callable, device: torch.device, repeats: int) -> tuple:
-    """Median wall time of ``function`` after one warm-up call.
-
-    Returns:
-        tuple: The median in seconds, and the last call's result.
-    """
-    function()
-    times = []
-    for _ in range(repeats):
-        synchronize(device)
-        start = time.perf_counter()
-        result = function()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def gaussian_matrices(sizes: Dict[str, int], modalities: Tuple[str, ...],
@@ -250,24 +151,30 @@ def main() -> None:
     model = MODELS.build(cfg.model).to(device).eval()
     modalities = tuple(model.modalities)
     num_classes = dr_cfg.get('num_clusters') or model.cls_head.num_classes
-    shapes = parse_shapes(ARGS.shapes, modalities, '--shapes')
+    try:
+        shapes = parse_input_shapes(ARGS.shapes or CREMAD_SHAPES, modalities,
+                                    '--shapes')
+    except ValueError as err:
+        raise SystemExit(str(err))
     sizes = dict(zip(SIDES, ARGS.sizes))
     data = {
-        side: random_inputs(model, shapes, sizes[side], num_classes, i, device)
+        side:
+        random_modality_inputs(model, shapes, sizes[side], num_classes, i,
+                               device)
         for i, side in enumerate(SIDES)
     }
 
     @torch.no_grad()
     def forward_pass() -> None:
         for side in SIDES:
-            for batch in batches(data[side], batch_size):
+            for batch in iter_batches(data[side], batch_size):
                 model.val_step(batch)
 
     def extraction() -> dict:
         feats = {}
         for side in SIDES:
             parts = {m: [] for m in modalities}
-            for batch in batches(data[side], batch_size):
+            for batch in iter_batches(data[side], batch_size):
                 for m, f in model.extract_modality_features(batch).items():
                     parts[m].append(f.float())
             for m in modalities:
@@ -280,8 +187,8 @@ def main() -> None:
             for side in SIDES
         }
 
-    forward_s, _ = timed(forward_pass, device, ARGS.repeats)
-    extract_s, extracted = timed(extraction, device, ARGS.repeats)
+    forward_s, _ = median_wall_time(forward_pass, device, ARGS.repeats)
+    extract_s, extracted = median_wall_time(extraction, device, ARGS.repeats)
     dims = {m: extracted[(m, 'train')][0].shape[1] for m in modalities}
     features = dict(
         extracted=extracted,
@@ -292,7 +199,7 @@ def main() -> None:
     for backend in ARGS.backends:
         for n_init in ARGS.n_init:
             for kind, matrices in features.items():
-                kmeans_s, purities = timed(
+                kmeans_s, purities = median_wall_time(
                     lambda: clustering_purities(
                         matrices,
                         num_classes,

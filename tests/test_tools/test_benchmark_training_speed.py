@@ -1,0 +1,43 @@
+"""tools/analysis/benchmark_training_speed.py at a tiny size on the CPU, as a
+GPU session runs it at CREMA-D's."""
+import json
+import math
+import os.path as osp
+
+import pytest
+from conftest import REPO
+from runs import run_tool
+
+TOOL = 'analysis/benchmark_training_speed.py'
+TINY = ('--device', 'cpu', '--shapes', 'visual=2,3,32,32', 'audio=1,33,24',
+        '--batch-size', '6', '--iters', '2', '--warmup', '1', '--threads', '1')
+
+
+def test_speed_and_projection(tmp_path):
+    out = tmp_path / 'speed.json'
+    result = run_tool(TOOL, osp.join(REPO, 'configs', 'dr_cremad.py'), *TINY,
+                      '--train-size', '600', '--out', out)
+    assert result.returncode == 0, result.stderr[-3000:]
+    speed = json.load(open(out))
+    # Every shipped schedule's wrapper, and the reference's 90 epochs.
+    assert speed['optim_wrapper'] == 'BalancedOptimWrapper'
+    assert speed['max_epochs'] == 90
+    assert speed['samples_per_s'] == pytest.approx(6 / speed['step_s'])
+    assert speed['epoch_s'] == pytest.approx(600 / speed['samples_per_s'])
+    assert math.isfinite(speed['final_loss'])
+    assert speed['peak_memory_gib'] is None  # CUDA only
+    assert f'| samples/s | {speed["samples_per_s"]:.1f} |' in result.stdout
+    assert (f'| 90 epochs (h) | {speed["epoch_s"] * 90 / 3600:.2f} |'
+            in result.stdout)
+
+
+def test_refuses_what_it_cannot_time():
+    pmr = run_tool(TOOL, osp.join(REPO, 'configs', 'pmr_avdigits.py'),
+                   '--device', 'cpu')
+    assert pmr.returncode != 0
+    assert 'PMR also acts before every epoch' in pmr.stderr
+    amp = run_tool(TOOL, osp.join(REPO, 'configs', 'dr_cremad.py'), *TINY,
+                   '--amp')
+    assert amp.returncode != 0
+    assert '--amp trains in mixed precision on a GPU; the device is cpu' \
+        in amp.stderr
