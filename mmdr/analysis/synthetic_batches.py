@@ -12,9 +12,12 @@ from mmaction.structures import ActionDataSample
 #: 2 frames of 3 x 224 x 224, a 1 x 257 x 188 log-spectrogram.
 CREMAD_SHAPES = ('visual=2,3,224,224', 'audio=1,257,188')
 
+#: Modality to per-sample shape.
+InputShapes = Dict[str, Tuple[int, ...]]
+
 
 def parse_input_shapes(items: Sequence[str], modalities: Sequence[str],
-                       source: str) -> Dict[str, Tuple[int, ...]]:
+                       source: str) -> InputShapes:
     """``MODALITY=D,D,...`` strings to per-sample shapes.
 
     Args:
@@ -47,9 +50,7 @@ def parse_input_shapes(items: Sequence[str], modalities: Sequence[str],
     return shapes
 
 
-def random_modality_inputs(model: torch.nn.Module, shapes: Dict[str,
-                                                                Tuple[int,
-                                                                      ...]],
+def random_modality_inputs(model: torch.nn.Module, shapes: InputShapes,
                            size: int, num_classes: int, seed: int,
                            device: torch.device) -> dict:
     """Random samples on the device, as the dataloader would deliver them.
