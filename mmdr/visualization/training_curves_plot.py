@@ -76,18 +76,13 @@ def plot_training_curves(runs: Sequence[TrainingCurves],
     colours = [f'C{i % 10}' for i in range(len(runs))]
     for run, colour in zip(runs, colours):
         for m, series in run.purities.items():
-            axes[f'purity:{m}'].plot(
-                series['epoch'],
-                series['train_purity'],
-                '-',
-                color=colour,
-                marker='.')
-            axes[f'purity:{m}'].plot(
-                series['epoch'],
-                series['val_purity'],
-                '--',
-                color=colour,
-                marker='.')
+            for side, style in (('train_purity', '-'), ('val_purity', '--')):
+                axes[f'purity:{m}'].plot(
+                    series['epoch'],
+                    series[side],
+                    style,
+                    color=colour,
+                    marker='.')
             axes[f'gap:{m}'].plot(
                 series['epoch'], series['gap'], '-', color=colour, marker='.')
         axes['acc'].plot(
