@@ -25,7 +25,7 @@ class AudioFileError(OSError):
     """An audio file that cannot be used; the message names the file."""
 
 
-def _wav_data_shortfall(path: str) -> Optional[Tuple[int, int]]:
+def wav_data_shortfall(path: str) -> Optional[Tuple[int, int]]:
     """Compare a WAV file's declared audio data size with what it holds.
 
     libsndfile silently reads a truncated WAV up to its end, so the
@@ -117,7 +117,7 @@ def read_audio(path: str,
             the message names the file.
     """
     try:
-        shortfall = _wav_data_shortfall(path)
+        shortfall = wav_data_shortfall(path)
         with soundfile.SoundFile(path) as f:
             declared_frames = f.frames
             rate = f.samplerate

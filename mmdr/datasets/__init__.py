@@ -4,6 +4,7 @@ import mmaction.datasets  # noqa: F401
 
 from .audio_visual_clip_dataset import AudioVisualClipDataset
 from .avdigits_dataset import AVDigitsDataset
+from .base_multimodal_dataset import BaseMultiModalDataset, SampleLoadError
 from .cmu_mosi_dataset import CMUMOSEIDataset, CMUMOSIDataset
 from .cremad_dataset import CREMAD_CLASSES, CREMADDataset
 from .kinetics_sounds_dataset import (KINETICS_SOUNDS_CLASSES,
@@ -13,8 +14,8 @@ from .transforms import *  # noqa: F401,F403
 from .ucf101_dataset import UCF101Dataset
 
 __all__ = [
-    'AudioVisualClipDataset', 'AVDigitsDataset', 'CMUMOSEIDataset',
-    'CMUMOSIDataset', 'CREMAD_CLASSES', 'CREMADDataset',
+    'AudioVisualClipDataset', 'AVDigitsDataset', 'BaseMultiModalDataset',
+    'CMUMOSEIDataset', 'CMUMOSIDataset', 'CREMAD_CLASSES', 'CREMADDataset',
     'KINETICS_SOUNDS_CLASSES', 'KineticsSoundsDataset', 'MFEAT_VIEWS',
-    'MultipleFeaturesDataset', 'UCF101Dataset'
+    'MultipleFeaturesDataset', 'SampleLoadError', 'UCF101Dataset'
 ]

@@ -212,4 +212,5 @@ class AudioVisualClipDataset(BaseMultiModalDataset):
             start_index=1,
             filename_tmpl=self.filename_tmpl,
             modality='RGB',
-            audio_path=audio_path)
+            audio_path=audio_path,
+            ann_line=where)

@@ -1,9 +1,25 @@
 import os.path as osp
 from abc import abstractmethod
-from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
+
+from .file_checks import describe_files, find_file_problems, unreadable_files
+
+#: The command that finds every unreadable file of a config's data sets.
+CHECK_DATA_COMMAND = 'python tools/analysis/check_data.py'
+
+
+class SampleLoadError(RuntimeError):
+    """A sample that its pipeline could not load.
+
+    The message names the data set, the sample, its annotation line, the
+    files that do not decode and how to find and leave out every such file.
+    A plain ``RuntimeError`` subclass with one argument, so that a data
+    loader worker can re-raise it in the main process.
+    """
 
 
 def read_skip_list(path: str) -> Dict[str, str]:
@@ -30,6 +46,26 @@ def read_skip_list(path: str) -> Dict[str, str]:
     return skipped
 
 
+def read_skip_lists(paths: Union[str, Sequence[str], None]) -> Dict[str, str]:
+    """Read one skip list or several (e.g. the preparation's and a check's).
+
+    Args:
+        paths (str | Sequence[str] | None): The file(s); None reads none.
+
+    Returns:
+        dict[str, str]: Clip (without extension) to reason, all files
+        merged.
+    """
+    if paths is None:
+        return {}
+    if isinstance(paths, str):
+        paths = [paths]
+    skipped: Dict[str, str] = {}
+    for path in paths:
+        skipped.update(read_skip_list(path))
+    return skipped
+
+
 class BaseMultiModalDataset(BaseDataset):
     """Base of mmdr's data sets: named modalities and a prepare command.
 
@@ -43,6 +79,9 @@ class BaseMultiModalDataset(BaseDataset):
         data_root (str): The prepared folder.
         pipeline (list): Transforms applied to every sample.
         test_mode (bool): Whether the data set is for testing.
+        check_files (bool): Whether every file of every sample gets the
+            cheap checks (:meth:`check_sample_files`) when the data set
+            starts. Defaults to True.
         kwargs: Further arguments of :class:`mmengine.dataset.BaseDataset`.
     """
 
@@ -50,13 +89,17 @@ class BaseMultiModalDataset(BaseDataset):
     PREPARE_COMMAND: str = ''
     #: Its option that names the data set's folder.
     PREPARE_ROOT_OPTION: str = '--out'
+    #: Info keys copied into the message of a sample that fails to load.
+    DESCRIBE_KEYS = ('clip', 'frame_dir', 'filename', 'img_path', 'audio_path')
 
     def __init__(self,
                  ann_file: str,
                  data_root: str,
                  pipeline: List[Union[dict, Callable]] = [],
                  test_mode: bool = False,
+                 check_files: bool = True,
                  **kwargs) -> None:
+        self.check_files = check_files
         if not osp.isdir(data_root):
             raise FileNotFoundError(
                 f'{type(self).__name__}: data_root {data_root!r} does not '
@@ -68,6 +111,106 @@ class BaseMultiModalDataset(BaseDataset):
             pipeline=pipeline,
             test_mode=test_mode,
             **kwargs)
+
+    def check_hint(self) -> str:
+        """How to find every unreadable file at once and leave it out.
+
+        Returns:
+            str: One sentence with the commands.
+        """
+        out = osp.join(self.data_root, 'unreadable.txt')
+        return (f'find every unreadable file of the data sets at once with '
+                f'"{CHECK_DATA_COMMAND} CONFIG --out {out}" and leave their '
+                f"samples out with skip_list=[..., '{out}'] in the data set's"
+                ' config')
+
+    def prepare_data(self, idx: int) -> Any:
+        """Run the pipeline on one sample; a failure names its files.
+
+        Args:
+            idx (int): Sample index.
+
+        Returns:
+            Any: The pipeline's result.
+
+        Raises:
+            SampleLoadError: When the pipeline fails: the message names the
+                sample, its annotation line, the files of the sample that do
+                not decode (each decoded again to find them) and
+                :meth:`check_hint`; the original error is its cause.
+        """
+        info = self.get_data_info(idx)
+        described = {
+            key: info[key]
+            for key in self.DESCRIBE_KEYS + ('ann_line', )
+            if isinstance(info.get(key), str)
+        }
+        try:
+            return self.pipeline(info)
+        except SampleLoadError:
+            raise
+        except Exception as err:  # noqa: B902 - re-raised with the files
+            raise SampleLoadError(self.describe_failure(idx, described,
+                                                        err)) from err
+
+    def describe_failure(self, idx: int, described: Dict[str, str],
+                         err: BaseException) -> str:
+        """The message of a sample whose pipeline failed.
+
+        Args:
+            idx (int): Sample index.
+            described (dict[str, str]): The sample's file keys and
+                ``ann_line`` (file, line number and text of its annotation).
+            err (BaseException): What the pipeline raised.
+
+        Returns:
+            str: The message.
+        """
+        name = described.get('clip') or next(
+            (described[k]
+             for k in self.DESCRIBE_KEYS if k in described), f'#{idx}')
+        where = described.get('ann_line', self.ann_file)
+        cause = str(err).strip().splitlines()
+        cause = f'{type(err).__name__}: {cause[-1] if cause else ""}'
+        unreadable = unreadable_files(described)
+        if unreadable:
+            files = f'unreadable: {describe_files(unreadable)}'
+        else:
+            files = ('every file of the sample decodes, so the pipeline '
+                     'itself failed on it')
+        return (f'{type(self).__name__}: sample {idx} ({name}, from {where}) '
+                f'could not be loaded ({cause}); {files}. To go on, '
+                f'{self.check_hint()}.')
+
+    def check_sample_files(self, entries: Sequence[Tuple[str, str]]) -> None:
+        """The cheap checks of every file, before any work starts.
+
+        Missing and empty files and WAV files shorter than their header
+        says (:func:`mmdr.datasets.file_checks.file_problem`), in a thread
+        pool; all problems are reported at once. Nothing is checked with
+        ``check_files=False``.
+
+        Args:
+            entries (Sequence[tuple[str, str]]): ``(where, path)`` pairs:
+                the annotation line (or sample) and one of its files.
+
+        Raises:
+            FileNotFoundError: When some file is unusable; the message names
+                up to 10 of them with their annotation lines.
+        """
+        if not self.check_files:
+            return
+        problems = find_file_problems(entries)
+        if not problems:
+            return
+        shown = '\n  '.join(f'{where}: {path} is {problem}'
+                            for where, path, problem in problems[:10])
+        more = (f'\n  ... and {len(problems) - 10} more'
+                if len(problems) > 10 else '')
+        raise FileNotFoundError(
+            f'{type(self).__name__}: {len(problems)} of the {len(entries)} '
+            f'files named by {self.ann_file} are unusable:\n  {shown}{more}'
+            f'\nRe-extract them, or {self.check_hint()}.')
 
     @classmethod
     def prepare_hint(cls, data_root: str) -> str:
@@ -113,13 +256,14 @@ class BaseMultiModalDataset(BaseDataset):
                        f'({line.strip()!r})', fields)
 
     def warn_skipped(self, skipped: List[str], num_kept: int,
-                     skip_list: str) -> None:
+                     skip_list: Union[str, Sequence[str]]) -> None:
         """Log the clips of the annotation file that a skip list left out.
 
         Args:
             skipped (list[str]): The clips left out.
             num_kept (int): The clips kept.
-            skip_list (str): The skip list's path, for the message.
+            skip_list (str | Sequence[str]): The skip list(s), for the
+                message.
         """
         if not skipped:
             return

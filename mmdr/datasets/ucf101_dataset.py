@@ -192,7 +192,7 @@ class UCF101Dataset(BaseMultiModalDataset):
                 skipped.append(clip)
                 continue
             info = self._clip_info(fields, clip, where)
-            info.update(label=label, clip=clip)
+            info.update(label=label, clip=clip, ann_line=where)
             data_list.append(info)
         self.warn_skipped(skipped, len(data_list), self.skip_list)
         if not data_list:

@@ -1,0 +1,194 @@
+"""Decode every file of a config's data sets; write the failures as a skip list.
+
+A corrupt frame, video or audio file stops training when a batch first
+draws it, which may be hours in (a D&R diagnosis reads frames that training
+never drew). This tool decodes every file of every sample once, as training
+would (images with OpenCV, audio with soundfile, videos with decord,
+features with numpy or torch: :mod:`mmdr.datasets.file_checks`), in
+parallel, and writes the samples that hold an unusable file in the skip-list
+format of mmdr's data sets (one clip per line, ``# reason``), like
+mmaction2's ``tools/analysis_tools/check_videos.py``. Pass that file to the
+data sets to leave those samples out, with a warning that counts them::
+
+    --cfg-options train_dataloader.dataset.skip_list=<out> ...
+
+(with the preparation's ``skipped.txt`` too, give a list:
+``skip_list="['skipped.txt','unreadable.txt']"``).
+
+Data sets are built without their start-up file checks, so that missing
+and empty files are listed here too rather than stopping the tool.
+
+Exit status: 0 when every file decodes, 1 when some do not (the skip list
+is written either way), 2 for bad arguments.
+
+Examples:
+    python tools/analysis/check_data.py configs/dr_cremad.py \\
+        --data-root data/cremad --workers 8
+    python tools/analysis/check_data.py configs/dr_ucf101.py --splits train \\
+        --out data/ucf101/unreadable_train.txt
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config, DictAction
+from mmengine.utils import track_parallel_progress, track_progress
+
+sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
+from mmdr.datasets import BaseMultiModalDataset  # noqa: E402
+from mmdr.audio import open_atomic  # noqa: E402
+from mmdr.datasets.file_checks import (
+    FILE_KEYS,  # noqa: E402
+    FOLDER_KEYS,
+    describe_files,
+    sample_files,
+    unreadable_files)
+from mmdr.registry import DATASETS  # noqa: E402
+from mmdr.utils import register_all_modules, set_data_root  # noqa: E402
+
+SPLITS = ('train', 'val', 'test')
+TOOL = 'tools/analysis/check_data.py'
+#: One sample to check: (name, the info keys that name its files).
+Task = Tuple[str, Dict[str, str]]
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Decode every file of a config\'s data sets and write '
+        'the samples with unusable files as a skip list')
+    parser.add_argument('config', help='the training config')
+    parser.add_argument(
+        '--splits',
+        nargs='+',
+        choices=SPLITS,
+        default=list(SPLITS),
+        help='the loaders whose data sets to check (default: all)')
+    parser.add_argument(
+        '--data-root', help='the data sets\' folder (as tools/train.py)')
+    parser.add_argument(
+        '--out',
+        help='the skip list to write (default: <data root>/unreadable.txt)')
+    parser.add_argument(
+        '--overwrite',
+        action='store_true',
+        help='replace an existing --out file')
+    parser.add_argument(
+        '--workers',
+        type=int,
+        default=os.cpu_count() or 1,
+        help='processes decoding (default: all cores)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings')
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error(f'--workers {args.workers}: must be at least 1')
+    return args
+
+
+def check_sample(task: Task) -> Tuple[str, List[Tuple[str, str]]]:
+    """Decode every file of one sample.
+
+    Args:
+        task (tuple): The sample's name and its file keys.
+
+    Returns:
+        tuple: The name and ``(path, problem)`` of every unusable file.
+    """
+    name, info = task
+    return name, unreadable_files(info)
+
+
+def build_dataset(cfg: Config, split: str):
+    """The data set of one loader, without its start-up file checks."""
+    dataset_cfg = cfg.get(f'{split}_dataloader', {}).get('dataset')
+    if dataset_cfg is None:
+        return None
+    dataset_cfg = dataset_cfg.copy()
+    dataset_cls = DATASETS.get(dataset_cfg['type'])
+    if isinstance(dataset_cls, type) and issubclass(dataset_cls,
+                                                    BaseMultiModalDataset):
+        dataset_cfg['check_files'] = False
+    return DATASETS.build(dataset_cfg)
+
+
+def sample_tasks(dataset) -> List[Task]:
+    """One task per sample: its name (as a skip list names it) and files."""
+    tasks = []
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        files = {
+            key: value
+            for key, value in info.items()
+            if key in FILE_KEYS + FOLDER_KEYS and isinstance(value, str)
+        }
+        tasks.append((info.get('clip') or f'#{index}', files))
+    return tasks
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    register_all_modules(init_default_scope=True)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.data_root:
+        set_data_root(cfg, args.data_root)
+
+    tasks: Dict[str, Task] = {}
+    data_root = None
+    for split in args.splits:
+        dataset = build_dataset(cfg, split)
+        if dataset is None:
+            print(f'{split}: the config has no {split}_dataloader; skipped')
+            continue
+        data_root = data_root or getattr(dataset, 'data_root', None)
+        split_tasks = sample_tasks(dataset)
+        num_files = sum(len(sample_files(files)) for _, files in split_tasks)
+        print(f'{split}: {len(split_tasks)} samples, {num_files} files '
+              f'({type(dataset).__name__}, {dataset.ann_file})')
+        for task in split_tasks:
+            tasks.setdefault(task[0], task)
+    out = args.out or osp.join(data_root or '.', 'unreadable.txt')
+    if osp.exists(out) and not args.overwrite:
+        print(
+            f'{out} exists; choose another --out or pass --overwrite',
+            file=sys.stderr)
+        return 2
+
+    jobs = list(tasks.values())
+    if args.workers > 1 and len(jobs) > 1:
+        results = track_parallel_progress(check_sample, jobs, args.workers)
+    else:
+        results = track_progress(check_sample, jobs)
+    failing = [(name, found) for name, found in results if found]
+
+    lines = [
+        f'# Samples with unusable files, written by {TOOL} {args.config}'
+        f' ({", ".join(args.splits)}): {len(failing)} of {len(jobs)}.'
+    ]
+    lines += [f'{name}  # {describe_files(found)}' for name, found in failing]
+    with open_atomic(out) as f:
+        f.write(('\n'.join(lines) + '\n').encode())
+
+    if not failing:
+        print(f'Every file of the {len(jobs)} samples decodes; wrote the '
+              f'empty skip list {out}.')
+        return 0
+    print(f'{len(failing)} of {len(jobs)} samples hold an unusable file; '
+          f'wrote them to {out}:')
+    for name, found in failing[:10]:
+        print(f'  {name}: {describe_files(found, limit=2)}')
+    if len(failing) > 10:
+        print(f'  ... and {len(failing) - 10} more')
+    print(f'Leave them out with skip_list={out!r} in the data sets (a list '
+          'with the preparation\'s skipped.txt where there is one).')
+    return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
