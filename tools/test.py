@@ -15,6 +15,7 @@ from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
 sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
+from mmdr.utils import apply_data_options  # noqa: E402
 from mmdr.utils import register_all_modules  # noqa: E402
 from mmdr.utils import setup_cpu_distributed  # noqa: E402
 from mmdr.utils import teardown_distributed  # noqa: E402
@@ -27,6 +28,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--work-dir', help='the dir to save the logs and metrics of this test')
+    parser.add_argument(
+        '--data-root',
+        help='the folder of the data set: sets data_root of every data set '
+        'of the config (the three loaders, and D&R\'s where given)')
     parser.add_argument(
         '--dump',
         type=str,
@@ -52,6 +57,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Merge the command-line arguments into the config."""
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    apply_data_options(cfg, args.data_root)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

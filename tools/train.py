@@ -23,6 +23,7 @@ from mmdr.diagnosis import format_dr_history  # noqa: E402
 from mmdr.engine.hooks import DRHook  # noqa: E402
 from mmdr.engine.optimizers import amp_optim_wrapper_cfg  # noqa: E402
 from mmdr.utils import check_no_earlier_run  # noqa: E402
+from mmdr.utils import apply_data_options  # noqa: E402
 from mmdr.utils import register_all_modules  # noqa: E402
 from mmdr.utils import setup_cpu_distributed  # noqa: E402
 from mmdr.utils import teardown_distributed  # noqa: E402
@@ -33,6 +34,10 @@ def parse_args() -> argparse.Namespace:
         description='Train a multimodal recogniser')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--data-root',
+        help='the folder of the data set: sets data_root of every data set '
+        'of the config (the three loaders, and D&R\'s where given)')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -89,6 +94,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Merge the command-line arguments into the config."""
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    apply_data_options(cfg, args.data_root)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

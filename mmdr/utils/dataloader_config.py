@@ -1,7 +1,8 @@
 """Edits of a config's data sets and loaders that the tools share."""
-from typing import Iterator, List, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from mmengine.config import Config
+from mmengine.logging import print_log
 
 #: The config keys of the three loaders.
 DATALOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -79,3 +80,23 @@ def drop_persistent_workers(cfg: Config) -> List[str]:
             loader['persistent_workers'] = False
             changed.append(key)
     return changed
+
+
+def apply_data_options(cfg: Config, data_root: Optional[str] = None) -> None:
+    """What ``tools/train.py`` and ``tools/test.py`` do to a config's data.
+
+    ``--data-root`` (:func:`set_data_root`), and
+    :func:`drop_persistent_workers` with one log line per loader.
+
+    Args:
+        cfg (Config): The config, changed in place.
+        data_root (str, optional): The data sets' folder; None keeps the
+            config's. Defaults to None.
+    """
+    if data_root is not None:
+        set_data_root(cfg, data_root)
+    for loader in drop_persistent_workers(cfg):
+        print_log(
+            f'{loader}: num_workers=0, so persistent_workers=True is '
+            'dropped (PyTorch allows it only with workers)',
+            logger='current')
