@@ -55,29 +55,38 @@ class AVDigitsDataset(BaseMultiModalDataset):
         return self.MODALITIES
 
     def load_data_list(self) -> List[dict]:
-        """Read the split file and check that every file it names exists.
+        """Read the split file; check every file it names (cheap checks).
 
         Returns:
             list[dict]: One dict per sample with ``img_path``,
             ``audio_path`` and ``label``.
         """
         num_classes = len(self.metainfo['classes'])
-        data_list = []
+        data_list, files = [], []
         for where, fields in self.annotation_lines():
             if len(fields) != 3:
                 raise ValueError(f'{where}: expected "<visual relpath> '
                                  '<audio relpath> <label>"')
             label = self.parse_label(fields[2], num_classes, where)
             paths = [osp.join(self.data_root, p) for p in fields[:2]]
-            for path in paths:
-                # Checked here, once, rather than mid-epoch.
-                if not osp.isfile(path):
-                    raise FileNotFoundError(
-                        f'{where}: {path} is missing. Regenerate the '
-                        'data set with: '
-                        f'{self.prepare_hint(self.data_root)} --overwrite')
+            files += [(where, path) for path in paths]
             data_list.append(
-                dict(img_path=paths[0], audio_path=paths[1], label=label))
+                dict(
+                    img_path=paths[0],
+                    audio_path=paths[1],
+                    label=label,
+                    ann_line=where))
         if not data_list:
             raise ValueError(f'{self.ann_file} lists no sample')
+        # Checked here, once, rather than mid-epoch.
+        self.check_sample_files(files)
         return data_list
+
+    def repair_hint(self) -> str:
+        """Generated files are regenerated, not left out.
+
+        Returns:
+            str: One sentence.
+        """
+        return ('Regenerate the data set with: '
+                f'{self.prepare_hint(self.data_root)} --overwrite')

@@ -210,7 +210,16 @@ class BaseMultiModalDataset(BaseDataset):
         raise FileNotFoundError(
             f'{type(self).__name__}: {len(problems)} of the {len(entries)} '
             f'files named by {self.ann_file} are unusable:\n  {shown}{more}'
-            f'\nRe-extract them, or {self.check_hint()}.')
+            f'\n{self.repair_hint()}')
+
+    def repair_hint(self) -> str:
+        """What to do about files that the start-up checks found unusable.
+
+        Returns:
+            str: One sentence.
+        """
+        return (f'Prepare them again ({self.prepare_hint(self.data_root)}), '
+                f'or {self.check_hint()}.')
 
     @classmethod
     def prepare_hint(cls, data_root: str) -> str:

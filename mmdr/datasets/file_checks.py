@@ -107,7 +107,8 @@ def _audio_problem(path: str) -> Optional[str]:
     try:
         read_audio(path)
     except AudioFileError as err:
-        return str(err).replace(path, 'the file')
+        # The caller names the file: keep the reason only.
+        return str(err).replace(f' {path}', '')
     return None
 
 

@@ -90,19 +90,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def check_sample(task: Task) -> Tuple[str, List[Tuple[str, str]]]:
-    """Decode every file of one sample.
-
-    Args:
-        task (tuple): The sample's name and its file keys.
-
-    Returns:
-        tuple: The name and ``(path, problem)`` of every unusable file.
-    """
-    name, info = task
-    return name, unreadable_files(info)
-
-
 def build_dataset(cfg: Config, split: str):
     """The data set of one loader, without its start-up file checks."""
     dataset_cfg = cfg.get(f'{split}_dataloader', {}).get('dataset')
@@ -116,8 +103,12 @@ def build_dataset(cfg: Config, split: str):
     return DATASETS.build(dataset_cfg)
 
 
-def sample_tasks(dataset) -> List[Task]:
-    """One task per sample: its name (as a skip list names it) and files."""
+def sample_tasks(dataset) -> List[Tuple[Task, bool]]:
+    """One task per sample, and whether a skip list can name the sample.
+
+    Skip lists name clips (``clip`` in the sample's info); a sample without
+    one is named by its annotation line.
+    """
     tasks = []
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)
@@ -126,7 +117,10 @@ def sample_tasks(dataset) -> List[Task]:
             for key, value in info.items()
             if key in FILE_KEYS + FOLDER_KEYS and isinstance(value, str)
         }
-        tasks.append((info.get('clip') or f'#{index}', files))
+        name = (
+            info.get('clip') or info.get('ann_line')
+            or f'{dataset.ann_file}, sample {index}')
+        tasks.append(((name, files), 'clip' in info))
     return tasks
 
 
@@ -140,6 +134,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         set_data_root(cfg, args.data_root)
 
     tasks: Dict[str, Task] = {}
+    clips = set()
     data_root = None
     for split in args.splits:
         dataset = build_dataset(cfg, split)
@@ -148,11 +143,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             continue
         data_root = data_root or getattr(dataset, 'data_root', None)
         split_tasks = sample_tasks(dataset)
-        num_files = sum(len(sample_files(files)) for _, files in split_tasks)
+        num_files = sum(
+            len(sample_files(files)) for (_, files), _ in split_tasks)
         print(f'{split}: {len(split_tasks)} samples, {num_files} files '
               f'({type(dataset).__name__}, {dataset.ann_file})')
-        for task in split_tasks:
+        for task, skippable in split_tasks:
             tasks.setdefault(task[0], task)
+            if skippable:
+                clips.add(task[0])
     out = args.out or osp.join(data_root or '.', 'unreadable.txt')
     if osp.exists(out) and not args.overwrite:
         print(
@@ -161,17 +159,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
 
     jobs = list(tasks.values())
+    files = [sample for _, sample in jobs]
     if args.workers > 1 and len(jobs) > 1:
-        results = track_parallel_progress(check_sample, jobs, args.workers)
+        # A library function, so that the pool's workers can import it.
+        results = track_parallel_progress(unreadable_files, files,
+                                          args.workers)
     else:
-        results = track_progress(check_sample, jobs)
-    failing = [(name, found) for name, found in results if found]
+        results = track_progress(unreadable_files, files)
+    failing = [(name, found) for (name, _), found in zip(jobs, results)
+               if found]
 
     lines = [
         f'# Samples with unusable files, written by {TOOL} {args.config}'
         f' ({", ".join(args.splits)}): {len(failing)} of {len(jobs)}.'
     ]
-    lines += [f'{name}  # {describe_files(found)}' for name, found in failing]
+    # A sample that no skip list can name is written as a comment.
+    lines += [
+        f'{"" if name in clips else "# "}{name}  # {describe_files(found)}'
+        for name, found in failing
+    ]
     with open_atomic(out) as f:
         f.write(('\n'.join(lines) + '\n').encode())
 
@@ -185,8 +191,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'  {name}: {describe_files(found, limit=2)}')
     if len(failing) > 10:
         print(f'  ... and {len(failing) - 10} more')
-    print(f'Leave them out with skip_list={out!r} in the data sets (a list '
-          'with the preparation\'s skipped.txt where there is one).')
+    if any(name in clips for name, _ in failing):
+        print(f'Leave them out with skip_list={out!r} in the data sets (a '
+              'list with the preparation\'s skipped.txt where there is one).')
+    if any(name not in clips for name, _ in failing):
+        print('Samples named by their annotation line belong to a data set '
+              'without skip lists: replace or regenerate their files.')
     return 1
 
 
