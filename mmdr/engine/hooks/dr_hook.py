@@ -14,10 +14,13 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmengine.utils import ProgressBar
 from torch.utils.data import Dataset, Subset
 
-from mmdr.diagnosis import (KMEANS_BACKENDS, blend_toward_init,
-                            check_kmeans_backend, clustering_purities,
-                            purity_gap, relearn_strength)
+from mmdr.diagnosis import (KMEANS_BACKENDS, MIN_SAMPLES_PER_CLUSTER,
+                            blend_toward_init, check_kmeans_backend,
+                            clustering_purities, purity_gap, relearn_strength,
+                            small_split_warning)
 from mmdr.registry import DATASETS, HOOKS
+from mmdr.utils.dataset_classes import (describe_classes, describe_dataset,
+                                        num_dataset_classes, unwrap_dataset)
 from mmdr.utils.dist_utils import gather_in_sampler_order, tensors_fingerprint
 from mmdr.utils.random_state import preserved_random_state
 
@@ -123,7 +126,9 @@ class DRHook(Hook):
         max_train_samples (int or str, optional): Cap on the training
             samples diagnosed: a number, or ``'val'`` for the size of the
             validation split. Defaults to None (all, as the reference code).
-        num_clusters (int, optional): k of k-means. Defaults to the head's
+        num_clusters (int, optional): k of k-means. Defaults to the
+            number of classes of the validation data set
+            (``metainfo['classes']``), or where it names none to the head's
             ``num_classes``.
         kmeans_n_init (int): k-means restarts. Defaults to 10.
         kmeans_backend (str): k-means implementation: ``'sklearn'`` (the
@@ -245,7 +250,10 @@ class DRHook(Hook):
         self.lam = float(lam)
         self.modalities = None if modalities is None else tuple(modalities)
         self.max_train_samples = max_train_samples
+        # k as configured; num_clusters is the k of the run (before_train).
+        self.num_clusters_cfg = num_clusters
         self.num_clusters = num_clusters
+        self._k_text = ''
         self.kmeans_n_init = kmeans_n_init
         self.kmeans_backend = kmeans_backend
         self.kmeans_side_by_side = kmeans_side_by_side
@@ -413,7 +421,8 @@ class DRHook(Hook):
         runner.logger.info(
             f'DRHook: diagnoses after epochs {planned} of '
             f'{runner.max_epochs} (counted from 1; done: {done}){monitor}, '
-            f'modalities {list(self.modalities)}, k={self.num_clusters}, '
+            f'modalities {list(self.modalities)}, k={self.num_clusters} '
+            f'({self._k_text}), '
             f'k-means n_init={self.kmeans_n_init} '
             f'backend={self.kmeans_backend}, seed={self.seed}.')
 
@@ -430,12 +439,6 @@ class DRHook(Hook):
         if unknown:
             raise KeyError(f'DRHook: modalities {unknown} are not encoders '
                            f'of the model, which has {list(model.encoders)}')
-        if self.num_clusters is None:
-            head = getattr(model, 'cls_head', None)
-            self.num_clusters = getattr(head, 'num_classes', None)
-            if self.num_clusters is None:
-                raise ValueError('DRHook: set num_clusters; the model head '
-                                 'has no num_classes')
 
     # ------------------------------------------------------------------
     # data
@@ -467,11 +470,13 @@ class DRHook(Hook):
         train_cfg, val_cfg, val_loader_cfg = self._dataset_cfgs(runner)
         val_set = DATASETS.build(copy.deepcopy(val_cfg))
         train_set = DATASETS.build(copy.deepcopy(train_cfg))
+        self._choose_num_clusters(self._model(runner), val_set)
         if len(val_set) < self.num_clusters:
             raise ValueError(
                 f'DRHook: the validation split has {len(val_set)} samples, '
-                f'fewer than the {self.num_clusters} classes (k-means '
-                'clusters); diagnosis needs at least one sample per cluster.')
+                f'fewer than the {self._k_text} (k-means clusters); '
+                'diagnosis needs at least one sample per cluster. '
+                f'{self._larger_val_remedy(val_set)}')
         cap = self.max_train_samples
         if cap == 'val':
             cap = len(val_set)
@@ -482,7 +487,15 @@ class DRHook(Hook):
         if len(train_set) < self.num_clusters:
             raise ValueError(
                 f'DRHook: {len(train_set)} training samples are fewer than '
-                f'the {self.num_clusters} classes')
+                f'the {self._k_text}. {self._larger_train_remedy()}')
+        for side, dataset, remedy in (('validation', val_set,
+                                       self._larger_val_remedy(val_set)),
+                                      ('training', train_set,
+                                       self._larger_train_remedy())):
+            warning = small_split_warning(side, len(dataset),
+                                          self.num_clusters, self.lam, remedy)
+            if warning is not None:
+                runner.logger.warning(warning)
         batch_size = self.batch_size or val_loader_cfg.get('batch_size', 32)
         num_workers = self.num_workers
         if num_workers is None:
@@ -500,6 +513,61 @@ class DRHook(Hook):
                     # of the training stream.
                     generator=torch.Generator(),
                     dataset=dataset))
+
+    def _val_where(self) -> str:
+        """Where the validation data set is in the config."""
+        return ('custom_hooks DRHook(val_dataset=...)'
+                if self.val_dataset_cfg else 'val_dataloader.dataset')
+
+    def _choose_num_clusters(self, model, val_set: Dataset) -> None:
+        """Set k: ``num_clusters`` if configured, else the validation data
+        set's classes, else the head's ``num_classes``; and its origin, in
+        words, for the log and messages."""
+        head_classes = getattr(
+            getattr(model, 'cls_head', None), 'num_classes', None)
+        data_classes = num_dataset_classes(val_set)
+        if self.num_clusters_cfg is not None:
+            k = self.num_clusters_cfg
+            self._k_text = f'k = {k} clusters of DRHook(num_clusters={k})'
+        elif data_classes is not None:
+            k = data_classes
+            self._k_text = describe_classes(val_set, self._val_where())
+        elif head_classes is not None:
+            k = head_classes
+            self._k_text = f'{k} classes of model.cls_head (num_classes)'
+        else:
+            raise ValueError(
+                'DRHook: set num_clusters (k of k-means); neither '
+                f'{describe_dataset(val_set, self._val_where())} names '
+                "classes in its metainfo['classes'] nor has the model head "
+                'a num_classes')
+        self.num_clusters = k
+
+    def _larger_val_remedy(self, val_set: Dataset) -> str:
+        """How to diagnose on a larger validation split, in words."""
+        # A data set may say how its validation split is made larger.
+        hint = getattr(unwrap_dataset(val_set), 'val_split_hint', None) or (
+            f'{self._val_where()} with an annotation file that lists more '
+            "samples (e.g. the preparation tool's option for the size of "
+            'the validation carve)')
+        return (f'Diagnose on a larger validation split (at least '
+                f'{MIN_SAMPLES_PER_CLUSTER * self.num_clusters} samples): '
+                f'{hint}. DRHook(max_train_samples=...) caps the training '
+                'side only and does not help.')
+
+    def _larger_train_remedy(self) -> str:
+        """How to diagnose more training samples, in words."""
+        enough = MIN_SAMPLES_PER_CLUSTER * self.num_clusters
+        cap = self.max_train_samples
+        if cap == 'val':
+            return ("max_train_samples='val' diagnoses as many training "
+                    'samples as validation samples: a larger validation '
+                    'split raises both, or set max_train_samples to at least '
+                    f'{enough} (None: every training sample).')
+        if cap is not None:
+            return (f'Raise max_train_samples={cap} to at least {enough} '
+                    '(None: every training sample).')
+        return f'Diagnose on a larger training split (at least {enough}).'
 
     @staticmethod
     def _subset(dataset: Dataset, indices: List[int]) -> Dataset:

@@ -3,18 +3,14 @@ import os.path as osp
 from typing import List, Optional, Union
 
 import torch
-from mmengine.logging import MMLogger
-from mmengine.model.weight_init import PretrainedInit, update_init_info
+from mmengine.model.weight_init import update_init_info
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmdr.registry import MODELS
 from ..utils import map_torchvision_resnet, match_pretrained_state_dict
-from .base_encoder import BaseEncoder
-
-
-def _is_pretrained(cfg: dict) -> bool:
-    """Whether an init config loads a checkpoint (as mmengine decides)."""
-    return cfg.get('type') in ('Pretrained', PretrainedInit)
+from ..utils.remote_checkpoint import (CheckpointUnreachableError,
+                                       explain_unreachable)
+from .base_encoder import BaseEncoder, is_pretrained
 
 
 class PooledBackboneEncoder(BaseEncoder):
@@ -32,9 +28,14 @@ class PooledBackboneEncoder(BaseEncoder):
     for an mmaction2 recogniser checkpoint. Every shape is checked before
     anything is loaded: a checkpoint that matches none of the backbone's
     weights, or a tensor of another shape, is an error, not a warning; the
-    one exception is cross-modality initialisation (below). One log line
-    per checkpoint says how many tensors were loaded, which were adapted and
-    which the checkpoint lacks (those keep the backbone's initialisation).
+    one exception is cross-modality initialisation (below). The encoder's
+    log line says for each checkpoint how many tensors were loaded, which
+    were adapted and which the checkpoint lacks (those keep the backbone's
+    initialisation); an encoder without a checkpoint says that it trains
+    from scratch. A
+    checkpoint address that cannot be fetched (``https://``,
+    ``torchvision://``, ... without a network) is one message naming the
+    address and the settings that read a local file or train from scratch.
 
     Cross-modality initialisation (TSN): a checkpoint kernel that differs
     from the backbone's only in input channels, e.g. an RGB ``conv1`` of
@@ -65,17 +66,17 @@ class PooledBackboneEncoder(BaseEncoder):
         self._check_checkpoints_exist()
         self.backbone = MODELS.build(backbone)
 
-    def _init_cfgs(self) -> List[dict]:
-        """This encoder's init configs as a list."""
-        init_cfgs = self.init_cfg or []
-        return [init_cfgs] if isinstance(init_cfgs, dict) else list(init_cfgs)
+    def title(self) -> str:
+        """str: e.g. ``FrameEncoder (ResNet backbone)``."""
+        return (f'{type(self).__name__} ({type(self.backbone).__name__} '
+                'backbone)')
 
     def _check_checkpoints_exist(self) -> None:
         """Fail when the model is built, not when training starts, if a
         local pretrained checkpoint does not exist (URLs and other
         ``scheme://`` paths are left to mmengine's loaders)."""
-        for cfg in self._init_cfgs():
-            path = cfg.get('checkpoint') if _is_pretrained(cfg) else None
+        for cfg in self.init_cfgs():
+            path = cfg.get('checkpoint') if is_pretrained(cfg) else None
             if isinstance(path, str) and '://' not in path and not osp.isfile(
                     osp.expanduser(path)):
                 raise FileNotFoundError(
@@ -119,22 +120,26 @@ class PooledBackboneEncoder(BaseEncoder):
             feats = feats.flatten(2).mean(dim=2)
         return feats.view(num_samples, -1, feats.shape[-1]).mean(dim=1)
 
-    def init_weights(self) -> None:
+    def load_initial_weights(self) -> str:
         """Initialise the backbone, then load pretrained weights into it.
 
-        As with every mmengine module, a second call only warns: the
-        checkpoint is not loaded again over weights that may have trained.
+        Returns:
+            str: Where the weights came from, for the log.
         """
-        if self.is_init:
-            super().init_weights()  # mmengine's warning, nothing else
-            return
-        init_cfgs = self._init_cfgs()
-        pretrained = [c for c in init_cfgs if _is_pretrained(c)]
+        original = self.init_cfg
+        pretrained = self.pretrained_cfgs()
         # mmengine would load Pretrained entries into the encoder itself,
         # where the keys lack the 'backbone.' level; keep them for below.
-        self.init_cfg = [c for c in init_cfgs if not _is_pretrained(c)] or None
+        self.init_cfg = [c for c in self.init_cfgs() if not is_pretrained(c)
+                         ] or None
+        # mmaction2 backbones may load a checkpoint of their own.
+        own = getattr(self.backbone, 'pretrained', None)
+        own_key = f'{self.config_key()}.backbone.pretrained'
         try:
-            super().init_weights()
+            with explain_unreachable(self.describe(), own_key, own_key, own):
+                source = super().load_initial_weights()
+        except CheckpointUnreachableError:
+            raise
         except Exception as err:
             raise RuntimeError(
                 f'{type(self).__name__}: initialising its '
@@ -144,21 +149,33 @@ class PooledBackboneEncoder(BaseEncoder):
                 'or pretrained2d=False; for an mmaction2 checkpoint use the '
                 "encoder's init_cfg=dict(type='Pretrained', ...).") from err
         finally:
-            self.init_cfg = init_cfgs or None
-        for cfg in pretrained:
-            self._load_pretrained(copy.deepcopy(cfg))
+            self.init_cfg = original
+        sources = [f"{own} (the backbone's own pretrained)"] if isinstance(
+            own, str) else []
+        sources += [
+            self._load_pretrained(key, copy.deepcopy(cfg))
+            for key, cfg in pretrained
+        ]
+        return '; '.join(sources) or source
 
-    def _load_pretrained(self, cfg: dict) -> None:
+    def _load_pretrained(self, key: str, cfg: dict) -> str:
         """Load a ``Pretrained`` init config into the backbone.
 
         Args:
+            key (str): Where ``cfg`` is in the config, e.g.
+                ``model.encoders.rgb.init_cfg``.
             cfg (dict): ``dict(type='Pretrained', checkpoint=...,
                 prefix=...)``.
+
+        Returns:
+            str: The checkpoint and what was loaded, adapted and missed.
         """
         checkpoint = cfg['checkpoint']
         prefix = cfg.get('prefix')
-        ckpt = _load_checkpoint(
-            checkpoint, map_location=cfg.get('map_location', 'cpu'))
+        with explain_unreachable(self.describe(), f'{key}.checkpoint',
+                                 f'{self.config_key()}.init_cfg', checkpoint):
+            ckpt = _load_checkpoint(
+                checkpoint, map_location=cfg.get('map_location', 'cpu'))
         state_dict = ckpt.get('state_dict', ckpt)
         ckpt_keys = sorted(state_dict)
         if prefix is not None:
@@ -176,13 +193,12 @@ class PooledBackboneEncoder(BaseEncoder):
                 f'{type(self.backbone).__name__} under prefix {prefix!r}: '
                 f'its keys look like {ckpt_keys[:3]}, the backbone expects '
                 f'keys like {sorted(own)[:3]}. Check init_cfg.prefix.')
-        source = (f'{type(self).__name__} ({type(self.backbone).__name__} '
-                  f'backbone) <- {checkpoint} (prefix {prefix!r})')
+        source = f'{checkpoint} (prefix {prefix!r})'
         try:
             to_load, report = match_pretrained_state_dict(
                 own, state_dict, cross_modality=self.cross_modality_init)
         except ValueError as err:
-            raise ValueError(f'{source}: {err}') from None
+            raise ValueError(f'{self.describe()} <- {source}: {err}') from None
         # Every key and shape was checked above: nothing is left to refuse.
         self.backbone.load_state_dict(to_load, strict=False)
         if hasattr(self.backbone, '_params_init_info'):
@@ -192,7 +208,7 @@ class PooledBackboneEncoder(BaseEncoder):
                 self.backbone, init_info=f'Loaded from {checkpoint}')
         if renamed:
             source += ", torchvision's ResNet names mapped to mmaction2's"
-        MMLogger.get_current_instance().info(f'{source}: {report.summary()}')
+        return f'{source}: {report.summary()}'
 
 
 @MODELS.register_module()

@@ -23,8 +23,10 @@ class LinearRegHead(BaseModule):
     ``pred_labels.item`` is 1 for a score >= 0, else 0 (the binary
     sentiment of CMU-MOSI/MOSEI).
 
-    The head has no ``num_classes``: D&R then needs ``num_clusters`` in its
-    config.
+    The head has no ``num_classes``: ``ModalityCheckHook`` does not compare
+    it with the data's classes, and D&R takes k from the validation data
+    set's classes (the binarised sentiment of CMU-MOSI/MOSEI: 2) or from its
+    ``num_clusters``.
 
     Args:
         in_channels (int): Width of the fused feature; the recogniser fills

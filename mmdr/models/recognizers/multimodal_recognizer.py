@@ -5,6 +5,8 @@ from mmengine.model import BaseModel, ModuleDict
 from mmengine.structures import BaseDataElement
 
 from mmdr.registry import MODELS
+from ..encoders import BaseEncoder
+from ..utils import CheckpointUnreachableError
 
 ForwardResults = Union[Dict[str, torch.Tensor], List[BaseDataElement],
                        torch.Tensor]
@@ -80,11 +82,12 @@ class MultiModalRecognizer(BaseModel):
         # mmengine's ModuleDict, not torch's: BaseModule.init_weights()
         # recurses only into children that have init_weights, so the
         # encoders (and their Pretrained init_cfg) would never initialise.
-        self.encoders = ModuleDict({
-            m: MODELS.build(cfg)
-            for m, cfg in encoders.items()
-            if modalities is None or m in modalities
-        })
+        self.encoders = ModuleDict()
+        for m, cfg in encoders.items():
+            if modalities is None or m in modalities:
+                self.encoders[m] = MODELS.build(cfg)
+                # The log and messages of the encoder name its config key.
+                self.encoders[m].modality = m
 
         fusion = dict(fusion)
         fusion.setdefault('in_dims', {
@@ -166,6 +169,62 @@ class MultiModalRecognizer(BaseModel):
             raise ValueError(
                 f'{source} has other feature widths than the encoders '
                 f'expect ({details}); set {settings}')
+
+    def check_num_classes(self, num_classes: int, source: str) -> None:
+        """Raise if a head has another number of classes than the data.
+
+        A head sized for another data set (e.g. UCF-101's 101 classes on a
+        user's 3) would otherwise train without a word. Heads without
+        ``num_classes`` (e.g. :class:`LinearRegHead`) are not checked.
+
+        Args:
+            num_classes (int): The data set's number of classes.
+            source (str): The data set's classes in words, for the message
+                (e.g. ``'3 classes of train_dataloader.dataset (...)'``).
+        """
+        head_classes = getattr(self.cls_head, 'num_classes', None)
+        wrong = {}
+        if head_classes not in (None, num_classes):
+            wrong['model.cls_head'] = head_classes
+        # Uni-modal heads take the fused head's count unless their config
+        # names another; only then is theirs a setting of its own.
+        for head in (self.unimodal_heads or {}).values():
+            count = getattr(head, 'num_classes', None)
+            if count not in (None, num_classes, head_classes):
+                wrong['model.unimodal_head'] = count
+        if wrong:
+            found = ', '.join(f'{key}.num_classes={count}'
+                              for key, count in wrong.items())
+            settings = ' '.join(f'{key}.num_classes={num_classes}'
+                                for key in wrong)
+            raise ValueError(f'{found} does not match the {source}; set '
+                             f'--cfg-options {settings}')
+
+    def init_weights(self) -> None:
+        """Initialise every part as mmengine does (each encoder logs where
+        its weights came from).
+
+        A pretrained address that cannot be fetched stops with the message
+        of the first encoder that names it; the message also lists every
+        other encoder that names the same address, so that one run shows
+        every setting to change.
+        """
+        try:
+            super().init_weights()
+        except CheckpointUnreachableError as err:
+            keys = [
+                f'{key}.checkpoint' for encoder in self.encoders.values()
+                if isinstance(encoder, BaseEncoder)
+                for key, cfg in encoder.pretrained_cfgs()
+                if cfg.get('checkpoint') == err.address
+            ]
+            if len(keys) < 2:
+                raise
+            error = CheckpointUnreachableError(
+                f'{err}\nThe same address is named by '
+                f'{", ".join(keys[:-1])} and {keys[-1]}: set each of them.')
+            error.address = err.address
+            raise error from None
 
     def extract_feat(
             self, inputs: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:

@@ -15,7 +15,9 @@ import torch
 from conftest import REPO, data_root_cfg_options
 from dr_test_hooks import (Interrupt, InterruptHook, PoisonEncoderHook,
                            WeightProbeHook, unwrap)
+from log_capture import captured_log
 from mmengine.dataset import pseudo_collate
+from mmengine.hooks import Hook
 from runs import build_runner, without_timings
 
 from mmdr.diagnosis import clustering_purity
@@ -221,9 +223,14 @@ def test_bad_set_ups_fail_before_training(mfeat_root, tmp_path):
         tmp_path / 'b',
         2,
         extra=[f'val_dataloader.dataset.ann_file={small_val}'])
-    with pytest.raises(
-            ValueError, match='5 samples, fewer than the 10 classes'):
+    with pytest.raises(ValueError) as err:
         runner.train()
+    assert str(err.value).startswith(
+        'DRHook: the validation split has 5 samples, fewer than the 10 '
+        'classes of val_dataloader.dataset (MultipleFeaturesDataset, '
+        f"{small_val}) (in its metainfo['classes']) (k-means clusters); "
+        'diagnosis needs at least one sample per cluster. Diagnose on a '
+        'larger validation split (at least 50 samples): ')
 
     runner = runner_for(mfeat_root, tmp_path / 'c', 2)
     runner.model.extract_modality_features = None
@@ -393,3 +400,86 @@ def test_load_from_starts_a_fresh_history(mfeat_root, tmp_path):
     for m, state in hook.init_state.items():
         for key, value in state.items():
             assert torch.equal(value, weights[f'encoders.{m}.{key}']), key
+
+
+class StopAfterStartUp(Exception):
+    """Raised once every start-up check ran, before the first epoch."""
+
+
+class StopAfterStartUpHook(Hook):
+    priority = 'LOWEST'
+
+    def before_train(self, runner):
+        raise StopAfterStartUp
+
+
+def start_up_log(runner):
+    """Start a run up to its first epoch; its log."""
+    runner.register_hook(StopAfterStartUpHook())
+    with captured_log() as records:
+        with pytest.raises(StopAfterStartUp):
+            runner.train()
+    return [(r.levelname, r.getMessage()) for r in records]
+
+
+def test_k_and_tiny_split_warnings_come_from_the_data(mfeat_root, tmp_path):
+    # A head without classes (regression): k from the validation data set.
+    runner = build_runner(
+        CONFIG,
+        tmp_path / 'a',
+        options(mfeat_root, 2),
+        model=dict(cls_head=dict(_delete_=True, type='LinearRegHead')))
+    log = start_up_log(runner)
+    assert dr_hook(runner).num_clusters == 10
+    val_source = ('10 classes of val_dataloader.dataset (MultipleFeaturesData'
+                  f"set, {mfeat_root}/val.txt) (in its metainfo['classes'])")
+    (start, ) = [m for _, m in log if m.startswith('DRHook: diagnoses')]
+    assert f'k=10 ({val_source})' in start
+    # 12 validation samples and, with max_train_samples='val', 12 training
+    # samples for 10 clusters: both sides warn, with the strength bound.
+    warnings = [
+        m for level, m in log if level == 'WARNING' and m.startswith('DRHook')
+    ]
+    assert warnings == [
+        'DRHook: the validation side has 12 samples for k = 10 clusters (1.2 '
+        'per cluster, fewer than 5). k-means on so few samples finds nearly '
+        'pure clusters whatever the features: the validation purity will be '
+        'near 1, the gap up to 1 - P_train and the re-learning strength up '
+        'to tanh(lam * gap) = tanh(3 * (1 - 1/10)) = 0.99, from the split\'s '
+        'size alone. Diagnose on a larger validation split (at least 50 '
+        'samples): val_dataloader.dataset with an annotation file that lists '
+        "more samples (e.g. the preparation tool's option for the size of "
+        'the validation carve). DRHook(max_train_samples=...) caps the '
+        'training side only and does not help.',
+        'DRHook: the training side has 12 samples for k = 10 clusters (1.2 '
+        'per cluster, fewer than 5). k-means on so few samples finds nearly '
+        'pure clusters whatever the features: the training purity will be '
+        'near 1, the gap up to 1 - P_val and the re-learning strength up to '
+        'tanh(lam * gap) = tanh(3 * (1 - 1/10)) = 0.99, from the split\'s '
+        "size alone. max_train_samples='val' diagnoses as many training "
+        'samples as validation samples: a larger validation split raises '
+        'both, or set max_train_samples to at least 50 (None: every training '
+        'sample).'
+    ]
+
+    # An explicit num_clusters wins; 6 samples per cluster are enough on the
+    # validation side, a cap of 8 training samples is not.
+    runner = runner_for(
+        mfeat_root,
+        tmp_path / 'b',
+        2,
+        num_clusters=2,
+        max_train_samples=8,
+        lam=2.0)
+    log = start_up_log(runner)
+    assert dr_hook(runner).num_clusters == 2
+    (start, ) = [m for _, m in log if m.startswith('DRHook: diagnoses')]
+    assert 'k=2 (k = 2 clusters of DRHook(num_clusters=2))' in start
+    (warning, ) = [
+        m for level, m in log if level == 'WARNING' and m.startswith('DRHook')
+    ]
+    assert warning.startswith('DRHook: the training side has 8 samples for '
+                              'k = 2 clusters (4.0 per cluster')
+    assert 'tanh(2 * (1 - 1/2)) = 0.76' in warning
+    assert warning.endswith('Raise max_train_samples=8 to at least 10 (None: '
+                            'every training sample).')

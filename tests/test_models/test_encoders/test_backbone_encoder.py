@@ -3,7 +3,6 @@
 Inputs are tiny (32x32, a few frames) so that ResNet-18s run in milliseconds
 on a CPU.
 """
-import logging
 import pickletools
 import zipfile
 from collections import OrderedDict
@@ -11,11 +10,13 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from mmengine.logging import MMLogger
+from log_capture import captured_log
 from pretrained_checkpoint import (backbone_items, channel_mean,
                                    pretrained_backbone,
+                                   torchvision_resnet_state_dict,
                                    write_mmaction_checkpoint)
 
+from mmdr.models.utils import CheckpointUnreachableError
 from mmdr.registry import MODELS
 from mmdr.utils import register_all_modules
 
@@ -359,13 +360,8 @@ def test_pretrained_without_matching_key_is_an_error(tmp_path):
 @pytest.fixture
 def mm_log():
     """Messages that mmengine's current logger emits during a test."""
-    logger = MMLogger.get_current_instance()
-    records = []
-    handler = logging.Handler(level=logging.DEBUG)
-    handler.emit = records.append
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
+    with captured_log() as records:
+        yield records
 
 
 @pytest.fixture(scope='module')
@@ -484,7 +480,7 @@ def test_tensors_the_checkpoint_lacks_keep_their_init(tmp_path, mm_log,
         assert torch.equal(loaded[key], fresh[key]), key
     assert torch.equal(loaded['layer3.1.conv2.conv.weight'],
                        expected['layer3.1.conv2.conv.weight'])
-    (line, ) = [r.getMessage() for r in mm_log if '<-' in r.getMessage()]
+    (line, ) = [r.getMessage() for r in mm_log if str(path) in r.getMessage()]
     num_loaded = len(expected) - len(lacking)
     assert f'loaded {num_loaded}/{len(expected)} tensors; adapted 0;' in line
     # Long lists are cut after 10 names.
@@ -524,3 +520,65 @@ def test_backbone_that_cannot_initialise_names_the_fix():
         encoder.init_weights()
     assert 'FrameEncoder: initialising its ResNetTSM backbone' in str(
         err.value)
+
+
+# ------------------------------------------ pretrained weights, no network
+RESNET18_URL = 'https://download.pytorch.org/models/resnet18-f37072fd.pth'
+
+
+def test_hub_cache_file_is_read_without_a_network(no_network, mm_log):
+    # What the message of an unreachable URL promises: the file in torch's
+    # hub cache is loaded as the URL's download.
+    no_network.mkdir(parents=True)
+    state = torchvision_resnet_state_dict(18)
+    torch.save(state, no_network / 'resnet18-f37072fd.pth')
+    encoder = MODELS.build(
+        dict(
+            type='FrameEncoder',
+            feat_dim=512,
+            backbone=RESNET18,
+            init_cfg=dict(type='Pretrained', checkpoint=RESNET18_URL)))
+    encoder.modality = 'rgb'
+    encoder.init_weights()
+    assert torch.equal(encoder.backbone.conv1.conv.weight,
+                       state['conv1.weight'])
+    (line, ) = [r.getMessage() for r in mm_log if '<-' in r.getMessage()]
+    assert line.startswith(
+        'model.encoders.rgb: FrameEncoder (ResNet backbone) <- '
+        f"{RESNET18_URL} (prefix None), torchvision's ResNet names mapped "
+        "to mmaction2's: loaded 120/120 tensors")
+
+
+def test_backbones_own_unreachable_checkpoint_names_its_setting(no_network):
+    # mmaction2's ResNet loads pretrained='torchvision://...' itself;
+    # mmengine looks the name up with torchvision (absent here) or downloads.
+    encoder = MODELS.build(
+        dict(
+            type='SpectrogramEncoder',
+            feat_dim=512,
+            backbone=dict(AUDIO_RESNET18,
+                          pretrained='torchvision://resnet18')))
+    encoder.modality = 'audio'
+    with pytest.raises(CheckpointUnreachableError) as err:
+        encoder.init_weights()
+    message = str(err.value)
+    assert message.startswith(
+        'model.encoders.audio: SpectrogramEncoder (ResNet backbone): its '
+        f'pretrained checkpoint torchvision://resnet18 ({RESNET18_URL}) '
+        'cannot be fetched (')
+    assert ('--cfg-options model.encoders.audio.backbone.pretrained=/path/to/'
+            'resnet18-f37072fd.pth') in message
+    assert ('from scratch: --cfg-options model.encoders.audio.backbone.'
+            'pretrained=None') in message
+
+
+def test_encoder_without_checkpoint_logs_that_it_starts_from_scratch(mm_log):
+    encoder = MODELS.build(
+        dict(type='SpectrogramEncoder', feat_dim=512, backbone=AUDIO_RESNET18))
+    encoder.modality = 'audio'
+    encoder.init_weights()
+    lines = [r.getMessage() for r in mm_log if '<-' in r.getMessage()]
+    assert lines == [
+        'model.encoders.audio: SpectrogramEncoder (ResNet backbone) <- random '
+        'initialisation (no init_cfg): trained from scratch'
+    ]

@@ -44,7 +44,8 @@ def _head(**kwargs):
 def test_structure_and_default_init():
     head = _head()
     assert isinstance(head, LinearRegHead)
-    assert not hasattr(head, 'num_classes')  # DRHook needs num_clusters
+    # No class count: D&R's k comes from the data set (or num_clusters).
+    assert not hasattr(head, 'num_classes')
     assert (head.fc_reg.in_features, head.fc_reg.out_features) == (8, 1)
     assert isinstance(head.dropout, torch.nn.Identity)
     assert torch.equal(head.fc_reg.bias, torch.zeros(1))
