@@ -89,6 +89,10 @@ class BaseMultiModalDataset(BaseDataset):
     PREPARE_COMMAND: str = ''
     #: Its option that names the data set's folder.
     PREPARE_ROOT_OPTION: str = '--out'
+    #: Skip lists under ``data_root`` read wherever they exist when a data
+    #: set's ``skip_list`` is None: what the preparation tools and
+    #: ``tools/analysis/check_data.py`` write.
+    DEFAULT_SKIP_LISTS = ('skipped.txt', 'unreadable.txt')
     #: Info keys copied into the message of a sample that fails to load.
     DESCRIBE_KEYS = ('clip', 'frame_dir', 'filename', 'img_path', 'audio_path')
 
@@ -118,11 +122,67 @@ class BaseMultiModalDataset(BaseDataset):
         Returns:
             str: One sentence with the commands.
         """
+        command = f'"{CHECK_DATA_COMMAND} CONFIG --data-root {self.data_root}"'
+        if hasattr(self, 'skip_list'):
+            return self.skip_hint(command)
+        # A data set without skip lists: its files are made again.
+        return (f'find every unreadable file at once with {command} and '
+                f'prepare them again ({self.prepare_hint(self.data_root)})')
+
+    def skip_hint(self, command: str) -> str:
+        """The sentence of :meth:`check_hint` around a checking command.
+
+        Args:
+            command (str): A command that writes ``unreadable.txt`` in
+                ``data_root``.
+
+        Returns:
+            str: One sentence.
+        """
         out = osp.join(self.data_root, 'unreadable.txt')
-        return (f'find every unreadable file of the data sets at once with '
-                f'"{CHECK_DATA_COMMAND} CONFIG --out {out}" and leave their '
-                f"samples out with skip_list=[..., '{out}'] in the data set's"
-                ' config')
+        return (f'find every unreadable file at once with {command}: it '
+                f'writes {out}, which the data sets leave out by default '
+                "(skip_list=None; a skip_list of the config must name "
+                "'unreadable.txt' too)")
+
+    def read_skips(
+        self, skip_list: Union[str, Sequence[str], None]
+    ) -> Tuple[Dict[str, str], List[str]]:
+        """The clips to leave out, and the skip lists they come from.
+
+        Args:
+            skip_list (str | Sequence[str] | None): The data set's argument:
+                None reads :attr:`DEFAULT_SKIP_LISTS` wherever they exist
+                in ``data_root``; otherwise exactly the files named, each
+                relative to ``data_root`` unless absolute, each required.
+
+        Returns:
+            tuple[dict[str, str], list[str]]: Clip to reason, and the files
+            read.
+        """
+        if skip_list is None:
+            paths = [
+                osp.join(self.data_root, name)
+                for name in self.DEFAULT_SKIP_LISTS
+                if osp.isfile(osp.join(self.data_root, name))
+            ]
+            return read_skip_lists(paths), paths
+        given = [skip_list] if isinstance(skip_list, str) else list(skip_list)
+        paths = []
+        for name in given:
+            path = name if osp.isabs(name) else osp.join(self.data_root, name)
+            if not osp.isfile(path):
+                elsewhere = ('; it exists relative to the working directory: '
+                             'give it relative to data_root or absolute'
+                             if path != name and osp.isfile(name) else '')
+                raise FileNotFoundError(
+                    f'{type(self).__name__}: skip_list {path} not found (a '
+                    f'relative skip_list is relative to data_root){elsewhere}'
+                    '; skip_list=None reads '
+                    f'{" and ".join(self.DEFAULT_SKIP_LISTS)} where they '
+                    'exist')
+            paths.append(path)
+        return read_skip_lists(paths), paths
 
     def prepare_data(self, idx: int) -> Any:
         """Run the pipeline on one sample; a failure names its files.
@@ -200,7 +260,24 @@ class BaseMultiModalDataset(BaseDataset):
         """
         if not self.check_files:
             return
-        problems = find_file_problems(entries)
+        self.raise_file_problems(find_file_problems(entries), len(entries))
+
+    def raise_file_problems(self, problems: Sequence[Tuple[str, str, str]],
+                            num_files: int) -> None:
+        """Report the unusable files of the samples at once, if any.
+
+        The message of :meth:`check_sample_files`, for data sets that find
+        the problems otherwise (e.g. from one listing per frame folder).
+
+        Args:
+            problems (Sequence[tuple[str, str, str]]): ``(where, path,
+                problem)`` of every unusable file.
+            num_files (int): How many files were checked.
+
+        Raises:
+            FileNotFoundError: When ``problems`` is not empty; the message
+                names up to 10 of them with their annotation lines.
+        """
         if not problems:
             return
         shown = '\n  '.join(f'{where}: {path} is {problem}'
@@ -208,7 +285,7 @@ class BaseMultiModalDataset(BaseDataset):
         more = (f'\n  ... and {len(problems) - 10} more'
                 if len(problems) > 10 else '')
         raise FileNotFoundError(
-            f'{type(self).__name__}: {len(problems)} of the {len(entries)} '
+            f'{type(self).__name__}: {len(problems)} of the {num_files} '
             f'files named by {self.ann_file} are unusable:\n  {shown}{more}'
             f'\n{self.repair_hint()}')
 
@@ -235,33 +312,37 @@ class BaseMultiModalDataset(BaseDataset):
 
     def annotation_lines(
             self,
-            delimiter: Optional[str] = None
-    ) -> Iterator[Tuple[str, List[str]]]:
+            delimiter: Optional[str] = None,
+            path: Optional[str] = None) -> Iterator[Tuple[str, List[str]]]:
         """The non-blank lines of the annotation file, split into columns.
 
         Args:
             delimiter (str, optional): The column separator, e.g. ``','``
                 for CSV lists (columns are stripped of surrounding
                 whitespace); None splits on whitespace. Defaults to None.
+            path (str, optional): Another list file to read (a data set
+                whose split is made from several lists); None reads
+                ``ann_file``. Defaults to None.
 
         Yields:
             tuple[str, list[str]]: Where the line is (file, line number and
             text, for messages) and its columns.
         """
-        if not osp.isfile(self.ann_file):
+        path = self.ann_file if path is None else path
+        if not osp.isfile(path):
             raise FileNotFoundError(
-                f'{type(self).__name__}: annotation file {self.ann_file} not '
+                f'{type(self).__name__}: annotation file {path} not '
                 'found. Prepare the data set with: '
                 f'{self.prepare_hint(self.data_root)}')
         # utf-8-sig: lists written by spreadsheet tools start with a BOM.
-        with open(self.ann_file, encoding='utf-8-sig') as f:
+        with open(path, encoding='utf-8-sig') as f:
             for line_no, line in enumerate(f, 1):
                 if not line.strip():
                     continue
                 fields = (
                     line.split() if delimiter is None else
                     [field.strip() for field in line.split(delimiter)])
-                yield (f'{self.ann_file}, line {line_no} '
+                yield (f'{path}, line {line_no} '
                        f'({line.strip()!r})', fields)
 
     def warn_skipped(self, skipped: List[str], num_kept: int,

@@ -6,6 +6,9 @@ Pure functions, no registry. Two levels:
   missing file, an empty one, a WAV file that holds less audio than its
   header declares. Data sets run it on every file of every sample when they
   start (:func:`find_file_problems`, in a thread pool).
+* :func:`folder_listing` and :func:`listed_file_problems` give the same
+  cheap answers for the many files of a frame folder from one listing (a
+  ``stat`` per file, no lookup per expected name).
 * :func:`decode_problem` decodes the whole file as training would (an image
   with OpenCV, as mmcv's ``imfrombytes``; audio with soundfile; a video
   with decord, as mmaction2's ``DecordInit``; features with numpy or
@@ -16,7 +19,7 @@ Pure functions, no registry. Two levels:
 import os
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -84,6 +87,58 @@ def find_file_problems(entries: Sequence[Tuple[str, str]],
             problems = list(pool.map(file_problem, paths, chunksize=256))
     return [(where, path, problem)
             for (where, path), problem in zip(entries, problems) if problem]
+
+
+def folder_listing(folder: str) -> Optional[Dict[str, int]]:
+    """The files of a folder and their sizes, from one listing.
+
+    One ``os.scandir`` and a ``stat`` per file instead of one lookup per
+    expected name: a frame folder holds hundreds of files.
+
+    Args:
+        folder (str): The folder.
+
+    Returns:
+        dict[str, int] | None: File name to size in bytes; None when the
+        folder does not exist.
+    """
+    sizes = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_file():
+                        sizes[entry.name] = entry.stat().st_size
+                except OSError:
+                    # Gone or unreadable since the listing: report it as
+                    # missing rather than stopping the check.
+                    continue
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return sizes
+
+
+def listed_file_problems(folder: str, listing: Dict[str, int],
+                         names: Iterable[str]) -> List[Tuple[str, str]]:
+    """Cheap check of the files a folder must hold, against its listing.
+
+    Args:
+        folder (str): The folder.
+        listing (dict[str, int]): Its :func:`folder_listing`.
+        names (Iterable[str]): The file names it must hold.
+
+    Returns:
+        list[tuple[str, str]]: ``(path, problem)`` of every missing or
+        empty file, in the order of ``names``.
+    """
+    found = []
+    for name in names:
+        size = listing.get(name)
+        if size is None:
+            found.append((osp.join(folder, name), 'missing'))
+        elif size == 0:
+            found.append((osp.join(folder, name), 'empty (0 bytes)'))
+    return found
 
 
 def _image_problem(path: str) -> Optional[str]:

@@ -7,27 +7,28 @@ would (images with OpenCV, audio with soundfile, videos with decord,
 features with numpy or torch: :mod:`mmdr.datasets.file_checks`), in
 parallel, and writes the samples that hold an unusable file in the skip-list
 format of mmdr's data sets (one clip per line, ``# reason``), like
-mmaction2's ``tools/analysis_tools/check_videos.py``. Pass that file to the
-data sets to leave those samples out, with a warning that counts them::
+mmaction2's ``tools/analysis_tools/check_videos.py``. It writes
+``<data root>/unreadable.txt`` unless told otherwise, which mmdr's data sets
+read by default (``skip_list=None``) and leave out with a warning that
+counts and names the clips; a config that sets ``skip_list`` must name it
+too (``skip_list=['skipped.txt', 'unreadable.txt']``).
 
-    --cfg-options train_dataloader.dataset.skip_list=<out> ...
-
-(with the preparation's ``skipped.txt`` too, give a list:
-``skip_list="['skipped.txt','unreadable.txt']"``).
-
-Data sets are built without their start-up file checks, so that missing
-and empty files are listed here too rather than stopping the tool.
+Data sets are built without their start-up file checks and without skip
+lists, so that missing and empty files, and samples an earlier check left
+out, are all checked.
 
 Exit status: 0 when every file decodes, 1 when some do not (the skip list
-is written either way), 2 for bad arguments.
+is written either way), 2 for bad arguments or an existing ``--out``
+(``--overwrite`` replaces it).
 
 Examples:
-    python tools/analysis/check_data.py configs/dr_cremad.py \\
+    python tools/analysis/check_data.py configs/dr_cremad.py \
         --data-root data/cremad --workers 8
-    python tools/analysis/check_data.py configs/dr_ucf101.py --splits train \\
+    python tools/analysis/check_data.py configs/dr_ucf101.py --splits train \
         --out data/ucf101/unreadable_train.txt
 """
 import argparse
+import inspect
 import os
 import os.path as osp
 import sys
@@ -91,7 +92,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def build_dataset(cfg: Config, split: str):
-    """The data set of one loader, without its start-up file checks."""
+    """The data set of one loader, without start-up checks or skip lists."""
     dataset_cfg = cfg.get(f'{split}_dataloader', {}).get('dataset')
     if dataset_cfg is None:
         return None
@@ -100,6 +101,8 @@ def build_dataset(cfg: Config, split: str):
     if isinstance(dataset_cls, type) and issubclass(dataset_cls,
                                                     BaseMultiModalDataset):
         dataset_cfg['check_files'] = False
+        if 'skip_list' in inspect.signature(dataset_cls).parameters:
+            dataset_cfg['skip_list'] = []
     return DATASETS.build(dataset_cfg)
 
 
@@ -192,8 +195,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if len(failing) > 10:
         print(f'  ... and {len(failing) - 10} more')
     if any(name in clips for name, _ in failing):
-        print(f'Leave them out with skip_list={out!r} in the data sets (a '
-              'list with the preparation\'s skipped.txt where there is one).')
+        if osp.basename(out) == 'unreadable.txt' and data_root and \
+                osp.samefile(osp.dirname(osp.abspath(out)), data_root):
+            print('The data sets leave them out by default (skip_list=None '
+                  'reads unreadable.txt); a config that sets skip_list must '
+                  "name 'unreadable.txt' too.")
+        else:
+            print(f'Leave them out with skip_list={out!r} in the data sets '
+                  "(with 'skipped.txt' where the preparation wrote one).")
     if any(name not in clips for name, _ in failing):
         print('Samples named by their annotation line belong to a data set '
               'without skip lists: replace or regenerate their files.')
