@@ -15,6 +15,15 @@
   ``name,label`` header and CR LF line ends, ``my_train.csv`` and
   ``val.csv`` without a header and with LF, ``stat.csv`` with a UTF-8 BOM
   and CR LF.
+* The trees users train on without a preparation:
+  :func:`write_cremad_authors_tree` (the D&R authors' processed layout,
+  ``visual/<clip>/frame_0000N.jpg``, with CREMA-D's 16 kHz WAV files as
+  shipped in ``audio/``), :func:`write_ogm_ge_cremad_tree` (OGM-GE's:
+  ``AudioWAV/`` at 16 kHz, ``Image-01-FPS/<clip>/<frame index:05d>.jpg``
+  as its ``video_preprocessing.py`` names them, ``train.csv`` /
+  ``test.csv`` without a header, CR LF) and
+  :func:`write_ogm_ge_kinetics_tree` (``my_train.txt`` / ``my_test.txt``
+  with CR LF, ``visual/`` frames, ``audio/`` 16 kHz WAV files).
 * :func:`write_kinetics_clips`: Kinetics-400 clips as the public
   downloaders write them, ``<youtube_id>_<start:06d>_<end:06d>.mp4``
   (H.264 + AAC, 64x48, 25 fps, 3 to 4 s: shorter than the real 10 s, for
@@ -34,7 +43,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -266,10 +275,12 @@ def write_cremad_release(root: str,
     return clips
 
 
-def write_authors_splits(root: str,
-                         clips: Sequence[str],
-                         test_share: float = 0.1,
-                         seed: int = 0) -> Dict[str, List[str]]:
+def write_authors_splits(
+        root: str,
+        clips: Sequence[str],
+        test_share: float = 0.1,
+        seed: int = 0,
+        only: Optional[Sequence[str]] = None) -> Dict[str, List[str]]:
     """Write the authors' split files in their exact formats.
 
     As theirs, the test clips are drawn by clip (every actor on both
@@ -282,6 +293,9 @@ def write_authors_splits(root: str,
         test_share (float): Share of test clips (744 of 7,442 in theirs);
             ``val.csv`` takes the same number out of ``train.csv``.
         seed (int): Seed of the draw.
+        only (Sequence[str], optional): The split files to write (e.g. the
+            public ``train.csv`` and ``test.csv`` only); None writes all
+            four. ``stat.csv`` is always written.
 
     Returns:
         dict[str, list[str]]: The clips of each file, in file order.
@@ -298,6 +312,8 @@ def write_authors_splits(root: str,
         'val.csv': (val, False)
     }
     for name, (rows, header) in files.items():
+        if only is not None and name not in only:
+            continue
         eol = '\r\n' if header else '\n'
         text = (f'name,label{eol}' if header else '') + ''.join(
             f'{c},{c.split("_")[2]}{eol}' for c in rows)
@@ -308,6 +324,149 @@ def write_authors_splits(root: str,
             encoding='utf-8-sig') as f:
         f.write(''.join(f'{e}\r\n' for e in CREMAD_EMOTIONS))
     return {name: rows for name, (rows, _) in files.items()}
+
+
+def write_frames(folder: str,
+                 names: Sequence[str],
+                 seed: int = 0,
+                 size=(48, 64)) -> None:
+    """Small random JPEG frames under the given names.
+
+    Args:
+        folder (str): The clip's frame folder (created).
+        names (Sequence[str]): File names.
+        seed (int): Seed of the content.
+        size (tuple): Height and width.
+    """
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    for name in names:
+        image = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+        assert cv2.imwrite(osp.join(folder, name), image)
+
+
+def cremad_frame_count(index: int, seed: int = 0) -> int:
+    """1-fps frames of clip ``index``: one a started second (3 or 4)."""
+    return int(np.ceil(cremad_seconds(index, seed)))
+
+
+def write_cremad_authors_tree(root: str,
+                              clips: Sequence[str],
+                              lists: Sequence[str] = ('train.csv', 'test.csv'),
+                              rate: int = 16000,
+                              test_share: float = 0.1,
+                              seed: int = 0) -> Dict[str, List[str]]:
+    """The D&R authors' processed layout, as a user assembles it.
+
+    ``visual/<clip>/frame_0000N.jpg`` (N = 1..3 or 4, the names the
+    reference reads), ``audio/<clip>.wav``: CREMA-D's WAV files as shipped
+    (16 kHz 16-bit; ``rate`` for others), and the authors' ``lists`` in
+    their formats (:func:`write_authors_splits`; by default the public
+    ``train.csv`` and ``test.csv`` only, without ``my_train.csv`` and
+    ``val.csv``).
+
+    Args:
+        root (str): The data set's folder.
+        clips (Sequence[str]): CREMA-D clip names.
+        lists (Sequence[str]): The authors' split files to write.
+        rate (int): The WAV files' sample rate.
+        test_share (float): Share of ``test.csv``.
+        seed (int): Seed of the content and of the lists.
+
+    Returns:
+        dict[str, list[str]]: The clips of every list written.
+    """
+    for i, clip in enumerate(clips):
+        count = cremad_frame_count(i, seed)
+        write_frames(
+            osp.join(root, 'visual', clip),
+            [f'frame_{k:05d}.jpg' for k in range(1, count + 1)],
+            seed * 100003 + i)
+        write_wav16(
+            osp.join(root, 'audio', clip + '.wav'), cremad_seconds(i, seed),
+            seed * 100003 + i, rate)
+    written = write_authors_splits(root, clips, test_share, seed, lists)
+    return {name: written[name] for name in lists}
+
+
+def write_ogm_ge_cremad_tree(root: str,
+                             clips: Sequence[str],
+                             fps: int = 30,
+                             test_share: float = 0.1,
+                             seed: int = 0) -> Dict[str, List[str]]:
+    """OGM-GE's CREMA-D layout: the release's audio and its frame folders.
+
+    ``AudioWAV/<clip>.wav`` (16 kHz, as the release ships it),
+    ``Image-01-FPS/<clip>/<index:05d>.jpg`` where ``index`` is the source
+    video's 0-based frame index of the first frame of every second (0, 30,
+    60, ...: what OGM-GE's ``video_preprocessing.py`` writes), and
+    ``train.csv`` / ``test.csv`` as OGM-GE's repository has them: no
+    header, ``<clip>,<label>`` rows with CR LF, test clips drawn by clip.
+
+    Args:
+        root (str): The data set's folder.
+        clips (Sequence[str]): CREMA-D clip names.
+        fps (int): The source videos' frame rate (the index step).
+        test_share (float): Share of ``test.csv``.
+        seed (int): Seed of the content and of the lists.
+
+    Returns:
+        dict[str, list[str]]: The clips of ``train.csv`` and ``test.csv``.
+    """
+    for i, clip in enumerate(clips):
+        count = cremad_frame_count(i, seed)
+        write_frames(
+            osp.join(root, 'Image-01-FPS', clip),
+            [f'{k * fps:05d}.jpg' for k in range(count)], seed * 100003 + i)
+        write_wav16(
+            osp.join(root, 'AudioWAV', clip + '.wav'), cremad_seconds(i, seed),
+            seed * 100003 + i)
+    rng = np.random.default_rng(seed)
+    order = [clips[i] for i in rng.permutation(len(clips))]
+    n = max(1, int(round(test_share * len(clips))))
+    lists = {'train.csv': order[n:], 'test.csv': order[:n]}
+    for name, rows in lists.items():
+        with open(osp.join(root, name), 'w', newline='') as f:
+            f.write(''.join(f'{c},{c.split("_")[2]}\r\n' for c in rows))
+    return lists
+
+
+def write_ogm_ge_kinetics_tree(root: str,
+                               clips: Dict[str, Tuple[int, str]],
+                               absent: Sequence[str] = (),
+                               frames: int = 3,
+                               seed: int = 0) -> None:
+    """OGM-GE's Kinetics-Sounds layout with the lists of this line of work.
+
+    ``my_train.txt`` / ``my_test.txt``: ``<name>,10,<label>`` rows with CR
+    LF, as OGM-GE's repository has them; ``visual/<name>/frame_0000k.jpg``
+    (k = 1..``frames``) and ``audio/<name>.wav`` at 16 kHz (OGM-GE's
+    ``ffmpeg -ar 16000`` extraction), except for the ``absent`` clips,
+    which the lists name without any file (videos no longer online).
+
+    Args:
+        root (str): The data set's folder.
+        clips (dict): Name to ``(label, 'train' | 'test')``.
+        absent (Sequence[str]): Listed clips that get no file.
+        frames (int): Frames a clip.
+        seed (int): Seed of the content.
+    """
+    rows = dict(train=[], test=[])
+    for i, (name, (label, split)) in enumerate(sorted(clips.items())):
+        rows[split].append(f'{name},10,{label}\r\n')
+        if name in absent:
+            continue
+        write_frames(
+            osp.join(root, 'visual', name),
+            [f'frame_{k:05d}.jpg' for k in range(1, frames + 1)],
+            seed * 100003 + i)
+        write_wav16(
+            osp.join(root, 'audio', name + '.wav'), 3.0, seed * 100003 + i)
+    for split, lines in rows.items():
+        with open(osp.join(root, f'my_{split}.txt'), 'w', newline='') as f:
+            f.write(''.join(lines))
 
 
 # ------------------------------------------------------ Kinetics-Sounds

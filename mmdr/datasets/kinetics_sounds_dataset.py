@@ -1,7 +1,8 @@
 from typing import List, Optional, Tuple
 
 from mmdr.registry import DATASETS
-from .audio_visual_clip_dataset import AudioVisualClipDataset
+from .audio_visual_clip_dataset import AudioVisualClipDataset, DerivedSplit
+from .splits import default_val_size
 
 KINETICS_SOUNDS_PREPARE_COMMAND = (
     'python tools/data/kinetics_sounds/prepare_kinetics_sounds.py '
@@ -20,6 +21,11 @@ KINETICS_SOUNDS_CLASSES = (
     'playing trumpet', 'playing violin', 'playing xylophone', 'ripping paper',
     'shoveling snow', 'shuffling cards', 'singing', 'stomping grapes',
     'tap dancing', 'tapping guitar', 'tapping pen', 'tickling')
+#: The training lists the validation carve is drawn from, by preference:
+#: the list of this line of work, else the preparation's.
+CARVE_SOURCES = ('my_train.txt', 'mmdr_train.txt')
+#: Seed of the carve made in memory: the preparation tool's default.
+SPLIT_SEED = 0
 
 
 @DATASETS.register_module()
@@ -28,11 +34,13 @@ class KineticsSoundsDataset(AudioVisualClipDataset):
 
     Reads the layout that OGM-GE's Kinetics-Sounds code reads, as
     ``tools/data/kinetics_sounds/prepare_kinetics_sounds.py`` writes it
-    from the user's Kinetics-400 clips::
+    from the user's Kinetics-400 clips (the folders and names are found
+    from the files, see :class:`AudioVisualClipDataset`)::
 
         data/kinetics_sounds/
-          visual/<name>/frame_00001.jpg ...   1 fps, from 1
+          visual/<name>/frame_00001.jpg ...   1 fps (other names: in order)
           audio/<name>.wav                    16 kHz (or .pt / .npy)
+            or audio_spec/<name>.npy          OGM-GE's features
           my_train.txt my_test.txt            the lists of this line of work
           mmdr_{train,test}.txt               from the Kinetics annotations
           mmdr_carve_{train,val}.txt          our validation carve
@@ -45,13 +53,18 @@ class KineticsSoundsDataset(AudioVisualClipDataset):
 
     Bad input fails at start-up, naming file and line: a row without
     exactly three columns, a label that is not an integer in 0..30, a clip
-    listed twice, a missing frame folder or audio file.
+    listed twice, a missing frame folder, a missing, empty or truncated
+    frame or audio file. The lists of this line of work name videos that
+    are no longer online: their clips that have neither frames nor audio
+    are left out with a warning that counts and names them (the
+    preparation names them in ``skipped.txt``).
 
     Named splits (``split``; ``subset`` is ``'train'``, ``'val'`` or
     ``'test'``); validation is always our seeded, stratified carve of the
     training list (``mmdr_carve_{train,val}.txt``, made from ``my_train.txt``
     when it is there, else from ``mmdr_train.txt``; the preparation's JSON
-    summary records which):
+    summary records which). Without those files the same carve is made in
+    memory (seed 0, 10 %), and logged:
 
     * ``'reference'``: tested on ``my_test.txt`` (2,597 clips), the list of
       this line of work (its training list has 14,799).
@@ -70,6 +83,8 @@ class KineticsSoundsDataset(AudioVisualClipDataset):
 
     METAINFO = dict(classes=KINETICS_SOUNDS_CLASSES)
     PREPARE_COMMAND = KINETICS_SOUNDS_PREPARE_COMMAND
+    FEATURE_CONFIG = 'configs/_base_/datasets/kinetics_sounds_fbank.py'
+    LISTS_OF_ABSENT_CLIPS = ('my_train.txt', 'my_test.txt')
     SPLITS = dict(
         reference=dict(
             train='mmdr_carve_train.txt',
@@ -107,3 +122,33 @@ class KineticsSoundsDataset(AudioVisualClipDataset):
         label = self.parse_label(fields[2], len(self.metainfo['classes']),
                                  where)
         return fields[0], label
+
+    def derive_split(self, split: str, subset: str) -> Optional[DerivedSplit]:
+        """Carve the validation split out of the training list in memory.
+
+        Args:
+            split (str): The named split.
+            subset (str): The subset whose file is absent.
+
+        Returns:
+            DerivedSplit | None: The list; None for a test list.
+        """
+        if subset == 'test':
+            return None
+        carve = [self.split_file(split, s) for s in ('train', 'val')]
+        self.all_or_none(carve, 'the carve\'s lists')
+        source = next((n for n in CARVE_SOURCES if self.has_list(n)), None)
+        if source is None:
+            raise FileNotFoundError(
+                f'{type(self).__name__}: no training list in '
+                f'{self.data_root} ({" or ".join(CARVE_SOURCES)}). Put the '
+                'lists of this line of work (my_train.txt, my_test.txt) '
+                'there, or prepare the data set with: '
+                f'{self.prepare_hint(self.data_root)}')
+        items = self.read_rows(source)
+        derived = self.carve([source], items, default_val_size(len(items)),
+                             SPLIT_SEED)
+        return derived._replace(
+            note=f'{" and ".join(carve)} are not in {self.data_root}: '
+            f'{derived.note} (10 %), as prepare_kinetics_sounds.py writes '
+            'them')

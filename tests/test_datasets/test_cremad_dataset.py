@@ -101,8 +101,12 @@ def test_missing_files_fail_with_the_prepare_command(root, tmp_path):
     clip = '1004_DFA_ANG_XX'
     ann = tmp_path / 'list.csv'
     ann.write_text(f'{clip},ANG\n')
-    with pytest.raises(FileNotFoundError, match='frame folder') as err:
+    with pytest.raises(FileNotFoundError) as err:
         _build(root, ann_file=str(ann))
+    # Every missing file at once, with the annotation line.
+    assert f"{ann}, line 1 ('{clip},ANG'): " + osp.join(
+        root, 'visual', clip) + ' is missing' in str(err.value)
+    assert osp.join(root, 'audio', clip + '.wav is missing') in str(err.value)
     assert 'prepare_cremad.py --root' in str(err.value)
     copy = str(tmp_path / 'copy')
     write_prepared_clips(copy, {clip: 1})

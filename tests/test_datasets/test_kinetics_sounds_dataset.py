@@ -1,6 +1,7 @@
 """KineticsSoundsDataset reads the split lists of this line of work
 (``<name>,<n>,<label>``) and the prepared layout, and fails at start-up on
 bad lists, naming file and line."""
+import os
 import os.path as osp
 
 import pytest
@@ -72,8 +73,10 @@ def test_bad_rows_fail_naming_file_and_line(root, tmp_path, row, match):
 def test_missing_clip_names_the_prepare_command(root, tmp_path):
     ann = tmp_path / 'list.txt'
     ann.write_text('zzz_000000_000010,10,1\n')
-    with pytest.raises(FileNotFoundError, match='frame folder') as err:
+    with pytest.raises(FileNotFoundError) as err:
         _build(root, ann_file=str(ann))
+    assert osp.join(root, 'visual', 'zzz_000000_000010') + ' is missing' in (
+        str(err.value))
     assert 'prepare_kinetics_sounds.py' in str(err.value)
 
 
@@ -98,3 +101,102 @@ def test_skip_list_leaves_clips_out(root, tmp_path):
     assert [d['clip'] for d in dataset] == ['a_b-c_000001_000011']
     with pytest.raises(FileNotFoundError, match='skip_list .*nowhere.txt'):
         _build(root, ann_file=str(ann), skip_list='nowhere.txt')
+
+
+def _clips(dataset):
+    return [dataset.get_data_info(i)['clip'] for i in range(len(dataset))]
+
+
+def test_ogm_ge_lists_validate_on_the_carve_the_tool_writes(tmp_path):
+    """OGM-GE's my_train.txt / my_test.txt (CR LF) with its frames and 16
+    kHz WAV files, without the preparation's lists: the config trains and
+    validates on the carve prepare_kinetics_sounds.py writes; clips the
+    lists name but the user lacks are left out with a warning."""
+    import argparse
+    import sys
+
+    from av_fixtures import write_ogm_ge_kinetics_tree
+    from log_capture import captured_log
+    sys.path.insert(0, osp.join(REPO, 'tools', 'data', 'kinetics_sounds'))
+    import prepare_kinetics_sounds as tool
+
+    labels = (8, 11, 29)
+    clips = {
+        f'k{label:02d}x{i}_{i:06d}_{i + 10:06d}':
+        (label, 'train' if i < 5 else 'test')
+        for label in labels
+        for i in range(6)
+    }
+    gone = sorted(clips)[0]  # a listed video no longer online
+    root = str(tmp_path / 'ks')
+    write_ogm_ge_kinetics_tree(root, clips, absent=[gone])
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'dr_kinetics_sounds.py'))
+    sets = {}
+    with captured_log() as records:
+        for loader in ('train', 'val', 'test'):
+            dataset_cfg = cfg[f'{loader}_dataloader'].dataset
+            sets[loader] = DATASETS.build(dict(dataset_cfg, data_root=root))
+    log = '\n'.join(record.getMessage() for record in records)
+    assert ('mmdr_carve_train.txt and mmdr_carve_val.txt are not in '
+            f'{root}: our stratified carve of my_train.txt (seed 0): train '
+            '13 / val 2 clips (10 %)') in log
+    assert (f'1 of the 13 clips of {osp.join(root, "my_train.txt")} have '
+            f"neither frames nor audio in {root} and are left out") in log
+    assert (f'layout of {root}: frames visual/<clip>/frame_{{:05d}}.jpg '
+            '(numbered from 1); audio audio/<clip>.wav (16000 Hz)') in log
+    # The carve the tool writes from the same list, of the clips there.
+    with_files = {n: 3 for n in clips if n != gone}
+    lists, _ = tool.make_lists(
+        argparse.Namespace(seed=0, val_size=None), {
+            n: (lab, 'train' if s == 'train' else 'val')
+            for n, (lab, s) in clips.items()
+        }, ('my_train.txt', tool.read_list(osp.join(root, 'my_train.txt'))),
+        with_files)
+    for loader in ('train', 'val'):
+        assert _clips(sets[loader]) == [
+            name for name, _, _ in lists[f'mmdr_carve_{loader}.txt']
+        ]
+    assert _clips(sets['test']) == sorted(n for n, (_, s) in clips.items()
+                                          if s == 'test')
+    assert sets['val'].get_data_info(0)['ann_line'].startswith(
+        osp.join(root, 'my_train.txt') + ', line ')
+    inputs = sets['val'][0]['inputs']
+    assert tuple(inputs['visual'].shape) == (3, 3, 224, 224)
+    assert tuple(inputs['audio'].shape) == (1, 1024, 128)
+    # A clip with frames but no audio is not "gone": it stops the start.
+    os.remove(osp.join(root, 'audio', sorted(with_files)[0] + '.wav'))
+    with pytest.raises(FileNotFoundError, match='.wav is missing'):
+        DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=root))
+
+
+def test_ogm_ge_spectrogram_files(tmp_path):
+    """OGM-GE's audio_spec/<name>.npy filterbanks are read by the features
+    config; its pickles are refused at start-up, naming the file."""
+    import numpy as np
+    import torch
+    from av_fixtures import write_ogm_ge_kinetics_tree
+
+    clips = {f'c{i}_{i:06d}_{i + 10:06d}': (i % 2, 'test') for i in range(2)}
+    root = tmp_path / 'ks'
+    write_ogm_ge_kinetics_tree(str(root), clips)
+    (root / 'audio').rename(root / 'audio_spec')
+    for i, name in enumerate(sorted(clips)):
+        os.remove(root / 'audio_spec' / f'{name}.wav')
+        fbank = np.full((1024, 128), i, np.float32)
+        np.save(root / 'audio_spec' / f'{name}.npy', fbank)
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', '_base_', 'datasets',
+                 'kinetics_sounds_fbank.py')).test_dataloader.dataset
+    dataset = DATASETS.build(dict(cfg, data_root=str(root)))
+    info = dataset.get_data_info(1)
+    assert info['audio_path'] == str(root / 'audio_spec' /
+                                     f'{sorted(clips)[1]}.npy')
+    assert torch.equal(dataset[1]['inputs']['audio'], torch.ones(1, 1024, 128))
+    for name in clips:
+        npy = root / 'audio_spec' / f'{name}.npy'
+        npy.rename(npy.with_suffix('.pkl'))
+    with pytest.raises(ValueError) as err:
+        DATASETS.build(dict(cfg, data_root=str(root)))
+    assert (f'{root}/audio_spec/{sorted(clips)[0]}.pkl is the audio of the '
+            'first clips, which the pipeline (LoadAudioFeature) cannot read'
+            in str(err.value) and 'save them as .npy' in str(err.value))

@@ -330,3 +330,21 @@ def test_table_errors(small, tmp_path, capsys):
     (root / 'visual' / 'foreign').mkdir(parents=True)
     with pytest.raises(SystemExit, match='did not write'):
         tool.main(['--root', str(root)])
+
+
+def test_trees_without_the_release_table_need_no_preparation(tmp_path):
+    """The authors' processed data (or OGM-GE's frames) has no
+    summaryTable.csv: the tool says to train on it as it is, and writes
+    nothing there."""
+    from av_fixtures import write_cremad_authors_tree
+
+    root = tmp_path / 'cremad'
+    write_cremad_authors_tree(
+        str(root), ['1001_DFA_ANG_XX', '1002_DFA_HAP_XX'], test_share=0.5)
+    before = _tree(str(root))
+    with pytest.raises(SystemExit) as err:
+        tool.main(['--root', str(root)])
+    assert ('needs no preparation: train on it as it is (python '
+            'tools/train.py configs/dr_cremad.py --data-root '
+            f'{root})') in str(err.value)
+    assert _tree(str(root)) == before

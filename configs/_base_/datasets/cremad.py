@@ -1,23 +1,30 @@
-# CREMA-D in the reference code's layout, prepared from the public release
-# with
+# CREMA-D in the layout its users have (found from the files and logged):
+# the D&R authors' processed data or the tree that
 #   python tools/data/cremad/prepare_cremad.py --root data/cremad
+# writes from the public release (visual/<clip>/frame_00001.jpg,
+# audio/<clip>.wav), or OGM-GE's (Image-01-FPS/<clip>/00000.jpg ...,
+# AudioWAV/<clip>.wav); train with --data-root DIR.
 # Visual: 2 frames per clip at 1 fps (random within 2 segments for
 # training, segment centres otherwise), RandomResizedCrop 224 + flip for
 # training, resize to 224 otherwise (mmaction2 transforms; ImageNet
 # normalisation in the model's data preprocessor). Audio: OGM-GE's
-# published recipe: the 22,050 Hz waveform tiled or cut to 3 s,
-# log(|STFT| + 1e-7) with n_fft 512, hop 353 -> (1, 257, 188).
+# published recipe: the waveform at 22,050 Hz (CREMA-D's 16 kHz WAV files
+# resampled with soxr HQ, as the reference's librosa.load(sr=22050) does)
+# tiled or cut to 3 s, log(|STFT| + 1e-7) with n_fft 512, hop 353
+# -> (1, 257, 188).
 # cremad_fbank.py reads the reference's precomputed .pt filterbanks instead.
 #
 # Splits (split = ...): 'reference' trains on the authors' my_train.csv,
 # selects on val.csv and reports test.csv; 'carve' uses our seeded,
 # stratified carve of train.csv; 'speaker' is speaker-disjoint (the other
-# two have all 91 actors on both sides). In a derived config set the split
-# of all three loaders, e.g.
+# two have all 91 actors on both sides). Lists that are not on disk are
+# made in memory from those that are, as prepare_cremad.py writes them
+# (without my_train.csv and val.csv, 'reference' validates on the carve).
+# In a derived config set the split of all three loaders, e.g.
 #   train_dataloader = dict(dataset=dict(split='speaker')), and val/test.
-# Clips the preparation could not use (skipped.txt: a corrupt or too short
-# file) are left out of every split with a warning counting them; with the
-# authors' processed data, which has no skipped.txt, set skip_list=None.
+# Clips the preparation could not use (its skipped.txt, read where it
+# exists) are left out of every split with a warning counting them; add
+# your own lists with skip_list='file' or skip_list=['a', 'b'].
 dataset_type = 'CREMADDataset'
 data_root = 'data/cremad'
 split = 'reference'
@@ -57,7 +64,7 @@ visual_test = dict(
 # it, wrap it: dict(type='CachedAudioFeature', cache_dir=...,
 # transforms=audio_frontend); the cache follows the settings.
 audio_frontend = [
-    dict(type='LoadWaveform', sample_rate=22050, duration=3.0),
+    dict(type='LoadWaveform', sample_rate=22050, duration=3.0, resample=True),
     dict(type='LogSpectrogram', n_fft=512, hop_length=353, out_key='audio')
 ]
 train_pipeline = [
@@ -81,7 +88,6 @@ train_dataloader = dict(
         data_root=data_root,
         split=split,
         subset='train',
-        skip_list='skipped.txt',
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=64,
@@ -93,7 +99,6 @@ val_dataloader = dict(
         data_root=data_root,
         split=split,
         subset='val',
-        skip_list='skipped.txt',
         pipeline=test_pipeline,
         test_mode=True))
 test_dataloader = dict(
@@ -106,7 +111,6 @@ test_dataloader = dict(
         data_root=data_root,
         split=split,
         subset='test',
-        skip_list='skipped.txt',
         pipeline=test_pipeline,
         test_mode=True))
 

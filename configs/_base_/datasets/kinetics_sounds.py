@@ -1,8 +1,10 @@
-# Kinetics-Sounds (31 classes) in OGM-GE's layout, prepared from the user's
-# Kinetics-400 clips with
+# Kinetics-Sounds (31 classes) in OGM-GE's layout (found from the files and
+# logged: OGM-GE's my_train.txt / my_test.txt with visual/ frames and audio/
+# WAV files, or the tree prepared from the user's Kinetics-400 clips with
 #   python tools/data/kinetics_sounds/prepare_kinetics_sounds.py \
 #       --videos <clips> --annotations <Kinetics-400 csv> \
 #       --out data/kinetics_sounds
+# ); train with --data-root DIR.
 # Visual: 3 frames per clip at 1 fps (random within 3 segments for
 # training, segment centres otherwise), RandomResizedCrop 224 + flip for
 # training, resize to 224 otherwise. Audio: the filterbank of OGM-GE's
@@ -13,10 +15,12 @@
 # Splits (split = ...): 'reference' tests on my_test.txt (the list of this
 # line of work), 'kinetics' on the Kinetics-400 validation clips
 # (mmdr_test.txt); validation is our seeded, stratified carve of the
-# training list in both. The lists of this line of work name clips that
-# users often lack (videos gone from YouTube); the preparation names them in
-# skipped.txt, and the data sets leave them out with a warning counting
-# them (skip_list as in cremad.py).
+# training list in both (made in memory, as the preparation writes it, when
+# mmdr_carve_*.txt are absent). The lists of this line of work name clips
+# that users often lack (videos gone from YouTube); the preparation names
+# them in skipped.txt, and the data sets leave them out with a warning
+# counting them (and, without skipped.txt, those with neither frames nor
+# audio). skip_list as in cremad.py.
 # Loaders, batch sizes and metrics as CREMA-D's.
 _base_ = ['./cremad.py']
 
@@ -56,7 +60,7 @@ visual_test = dict(
     ])
 audio_frontend = [
     # The whole clip, not tiled: the filterbank is zero-padded instead.
-    dict(type='LoadWaveform', sample_rate=16000, duration=None),
+    dict(type='LoadWaveform', sample_rate=16000, duration=None, resample=True),
     dict(type='KaldiFbank', num_mel_bins=128, target_length=1024)
 ]
 train_pipeline = [

@@ -34,10 +34,11 @@ Diagnosing & Re-learning) reads:
 
   - ``mmdr_speaker_{train,val,test}.csv``: speaker-disjoint: the actors of
     ``summaryTable.csv`` shuffled with ``--seed`` and split 73/9/9
-    (``--speaker-split``; see ``splits.py``). Real CREMA-D, seed 0 (every
-    clip prepared): train 73 actors, 5,966 clips (ANG, DIS, FEA, HAP, SAD
-    1,019 each, NEU 871); val 9 actors, 738 clips; test 9 actors, 738
-    clips (126 of each emotion, NEU 108, in both).
+    (``--speaker-split``; ``mmdr/datasets/splits/``, which the data set
+    uses too when the lists are absent). Real CREMA-D, seed 0 (every clip
+    prepared): train 73 actors, 5,966 clips (ANG, DIS, FEA, HAP, SAD 1,019
+    each, NEU 871); val 9 actors, 738 clips; test 9 actors, 738 clips (126
+    of each emotion, NEU 108, in both).
   - ``mmdr_carve_{train,val}.csv`` when the authors' ``train.csv`` is in
     the root: a stratified (by label), seeded carve of it, with as many
     validation clips as their ``val.csv`` (744; ``--val-size``, default
@@ -82,10 +83,12 @@ import sys
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import av_clips as avc  # noqa: E402
-import splits as sp  # noqa: E402
+
+# mmdr's split logic (mmdr.datasets.splits, which the data set uses too) is
+# imported where it is used: the spawned workers import this script and
+# need none of mmdr.datasets.
 
 TOOL = 'tools/data/cremad/prepare_cremad.py'
 META = 'mmdr_cremad_prepare.json'
@@ -105,6 +108,8 @@ HEADER = 'name,label\n'
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    from mmdr.datasets import splits as sp
+
     parser = argparse.ArgumentParser(
         description='Prepare CREMA-D: 1-fps frames, audio files and '
         'split lists')
@@ -161,10 +166,17 @@ def read_table(path: str, classes: Sequence[str]) -> List[str]:
         SystemExit: A missing file or column, a malformed or repeated clip
             name, or an emotion outside ``classes`` (naming file and line).
     """
+    from mmdr.datasets import splits as sp
+
     if not osp.isfile(path):
         raise SystemExit(
             f'{path} is missing: it comes with the CREMA-D release '
-            '(processedResults/summaryTable.csv)')
+            '(processedResults/summaryTable.csv). A folder that holds the '
+            'authors\' processed data or OGM-GE\'s frames needs no '
+            'preparation: train on it as it is (python tools/train.py '
+            'configs/dr_cremad.py --data-root '
+            f'{osp.dirname(osp.dirname(path)) or "."}); the data set makes '
+            'the validation split from its lists')
     with open(path, newline='', encoding='utf-8-sig') as f:
         rows = list(csv.reader(f))
     if not rows or 'FileName' not in rows[0]:
@@ -245,6 +257,8 @@ def make_lists(args: argparse.Namespace, clips: List[str],
     Returns:
         tuple[dict, dict]: Rows by file name, and the split record.
     """
+    from mmdr.datasets import splits as sp
+
     lists, left_out = {}, {}
     try:
         split, actors = sp.speaker_split(clips, args.speaker_split, args.seed)
@@ -279,10 +293,12 @@ def make_lists(args: argparse.Namespace, clips: List[str],
 
 def print_speaker_split(record: Dict, lists: Dict) -> None:
     """Print each speaker split part's actors and sizes (per class too)."""
+    from mmdr.datasets.splits import SPEAKER_ROLES
+
     split = record['speaker_split']
     print(f'Speaker split (seed {split["seed"]}, --speaker-split '
           f'{",".join(map(str, split["parts"]))}):')
-    for role in sp.SPEAKER_ROLES:
+    for role in SPEAKER_ROLES:
         rows = lists[SPEAKER_LIST.format(role)]
         per_class = Counter(label for _, label in rows)
         classes = ', '.join(f'{k} {v}' for k, v in sorted(per_class.items()))
@@ -300,6 +316,7 @@ def list_text(rows: List[Tuple[str, str]]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from mmdr.datasets import splits as sp
     from mmdr.datasets.cremad_dataset import CREMAD_CLASSES
 
     args = parse_args(argv)
@@ -315,9 +332,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if 'train.csv' in authors:
         val_size = args.val_size
         if val_size is None:
-            val_size = (
-                len(authors['val.csv']) if 'val.csv' in authors else int(
-                    round(0.1 * len(authors['train.csv']))))
+            val_size = sp.carve_val_size(
+                len(authors['train.csv']),
+                len(authors['val.csv']) if 'val.csv' in authors else None)
         if val_size > len(authors['train.csv']):
             raise SystemExit(f'--val-size {val_size} exceeds the '
                              f'{len(authors["train.csv"])} rows of train.csv')

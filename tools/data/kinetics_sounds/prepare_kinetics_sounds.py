@@ -38,8 +38,9 @@ OGM-GE and Diagnosing & Re-learning:
     ``mmdr_test.txt``: annotation split ``val`` (Kinetics' validation set,
     the test set of this line of work);
   - ``mmdr_carve_train.txt``, ``mmdr_carve_val.txt``: a seeded carve of
-    the training list, stratified by label (``tools/data/cremad/
-    splits.py``), ``--val-size`` (default 10%) in the validation part.
+    the training list, stratified by label (``mmdr/datasets/splits/``:
+    the data set makes the same carve in memory when these files are
+    absent), ``--val-size`` (default 10%) in the validation part.
     The training list is ``--train-list``, by default the authors'
     ``my_train.txt`` (14,799 rows) where it is in ``--out``, else
     ``mmdr_train.txt``; the carve is drawn from the whole list, then clips
@@ -83,7 +84,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import av_clips as avc  # noqa: E402
-from cremad import splits as sp  # noqa: E402
+
+# mmdr's carve (mmdr.datasets.splits) is imported where it is used: the
+# spawned workers import this script and need none of mmdr.datasets.
 
 TOOL = 'tools/data/kinetics_sounds/prepare_kinetics_sounds.py'
 META = 'mmdr_kinetics_sounds_prepare.json'
@@ -291,6 +294,7 @@ def make_lists(args: argparse.Namespace, clips: Dict[str, Tuple[int, str]],
         tuple[dict, dict]: Rows ``(name, n, label)`` by file name, and the
         record of the carve.
     """
+    from mmdr.datasets.splits import default_val_size, stratified_carve
 
     def rows(names):
         return sorted(
@@ -305,11 +309,11 @@ def make_lists(args: argparse.Namespace, clips: Dict[str, Tuple[int, str]],
     source_name, source = carve_source
     val_size = args.val_size
     if val_size is None:
-        val_size = int(round(0.1 * len(source)))
+        val_size = default_val_size(len(source))
     if val_size > len(source):
         raise SystemExit(f'--val-size {val_size} exceeds the {len(source)} '
                          'clips of the training list')
-    train, val = sp.stratified_carve(source, val_size, args.seed)
+    train, val = stratified_carve(source, val_size, args.seed)
     lists[CARVE_LIST.format('train')] = rows(n for n, _ in train)
     lists[CARVE_LIST.format('val')] = rows(n for n, _ in val)
     mismatch = sorted(n for n, label in source

@@ -1,51 +1,15 @@
-"""Speaker-disjoint splits and stratified carves of clip lists.
+"""Stratified carves of labelled lists: a validation part drawn per label.
 
-Pure list logic (no file is read or written), used by
-``prepare_cremad.py`` and, for its stratified carve, by
-``tools/data/kinetics_sounds/prepare_kinetics_sounds.py``.
-
-* CREMA-D clip names are ``<ActorID>_<Sentence>_<Emotion>_<Level>``, e.g.
-  ``1001_DFA_ANG_XX``: the actor (1001..1091) is the speaker, the emotion
-  code the label (:func:`parse_clip`).
-* :func:`speaker_split`: the actors are shuffled with a seed and cut into
-  consecutive groups of the given sizes (73/9/9 of the 91 actors by
-  default), so no speaker is in two parts.
+* :func:`allocate` shares a total out in proportion to weights (largest
+  remainders).
 * :func:`stratified_carve`: every label gives a share of the validation
-  part proportional to its size (largest remainders), its clips drawn with
-  a seed.
+  part proportional to its size, its items drawn with a seed.
 
 Shuffles use :class:`random.Random`, whose ``shuffle`` has given the same
 order for a seed on every Python 3 release since 3.2.
 """
 import random
-import re
 from typing import Dict, List, Sequence, Tuple
-
-#: ``<ActorID>_<Sentence>_<Emotion>_<Level>``, as every CREMA-D file name.
-CLIP_RE = re.compile(r'^(\d+)_([A-Za-z]+)_([A-Za-z]+)_([A-Za-z]+)$')
-#: The speaker split's parts, in order.
-SPEAKER_ROLES = ('train', 'val', 'test')
-#: 73/9/9 of CREMA-D's 91 actors.
-DEFAULT_SPEAKER_SPLIT = (73, 9, 9)
-
-
-def parse_clip(name: str) -> Tuple[str, str]:
-    """Actor and emotion code of a CREMA-D clip name.
-
-    Args:
-        name (str): E.g. ``1001_DFA_ANG_XX``.
-
-    Returns:
-        tuple[str, str]: ``('1001', 'ANG')``.
-
-    Raises:
-        ValueError: The name is not ``<Actor>_<Sentence>_<Emotion>_<Level>``.
-    """
-    match = CLIP_RE.match(name)
-    if match is None:
-        raise ValueError(f'{name!r} is not a CREMA-D clip name '
-                         '(<ActorID>_<Sentence>_<Emotion>_<Level>)')
-    return match.group(1), match.group(3)
 
 
 def allocate(total: int,
@@ -91,50 +55,6 @@ def allocate(total: int,
     return counts
 
 
-def speaker_split(
-    clips: Sequence[str],
-    parts: Sequence[int] = DEFAULT_SPEAKER_SPLIT,
-    seed: int = 0,
-    roles: Sequence[str] = SPEAKER_ROLES
-) -> Tuple[Dict[str, List[str]], Dict[str, List[str]]]:
-    """Split clips by speaker: no actor is in two parts.
-
-    The sorted actors are shuffled with ``random.Random(seed)`` and cut
-    into consecutive groups. ``parts`` are actor counts when they sum to
-    the number of actors (73 + 9 + 9 = 91 on CREMA-D), else proportions
-    (:func:`allocate`, every part one actor at least).
-
-    Args:
-        clips (Sequence[str]): CREMA-D clip names.
-        parts (Sequence[int]): Actors per part (or proportions).
-        seed (int): Seed of the shuffle.
-        roles (Sequence[str]): Names of the parts.
-
-    Returns:
-        tuple[dict, dict]: Clips of every part (in the order given) and
-        the part's actors (sorted).
-
-    Raises:
-        ValueError: A malformed clip name, or fewer actors than parts.
-    """
-    if len(parts) != len(roles):
-        raise ValueError(f'{len(parts)} part sizes for {len(roles)} parts')
-    actor_of = {clip: parse_clip(clip)[0] for clip in clips}
-    actors = sorted(set(actor_of.values()), key=lambda a: (len(a), a))
-    counts = allocate(len(actors), parts, at_least_one=True)
-    random.Random(seed).shuffle(actors)
-    groups, start = {}, 0
-    for role, count in zip(roles, counts):
-        groups[role] = sorted(
-            actors[start:start + count], key=lambda a: (len(a), a))
-        start += count
-    role_of = {a: role for role, group in groups.items() for a in group}
-    split = {role: [] for role in roles}
-    for clip in clips:
-        split[role_of[actor_of[clip]]].append(clip)
-    return split, groups
-
-
 def stratified_carve(
     items: Sequence[Tuple[str, str]],
     val_size: int,
@@ -145,7 +65,8 @@ def stratified_carve(
     Each label's share of ``val_size`` is proportional to its number of
     items (:func:`allocate`); within a label, the items are sorted by name
     and shuffled with one ``random.Random(seed)`` (labels in sorted order),
-    and the first ones are taken.
+    and the first ones are taken. The parts depend on the set of items
+    only, not on their order.
 
     Args:
         items (Sequence[tuple[str, str]]): ``(name, label)`` pairs, names
@@ -181,3 +102,16 @@ def stratified_carve(
     train = [item for item in items if item[0] not in chosen]
     val = [item for item in items if item[0] in chosen]
     return train, val
+
+
+def default_val_size(num_items: int, share: float = 0.1) -> int:
+    """The validation part's size when none is given: 10 % of the list.
+
+    Args:
+        num_items (int): Items of the list carved.
+        share (float): The share. Defaults to 0.1.
+
+    Returns:
+        int: ``round(share * num_items)``.
+    """
+    return int(round(share * num_items))

@@ -1,14 +1,11 @@
-"""tools/data/cremad/splits.py: speaker split and stratified carve."""
-import os.path as osp
-import sys
+"""mmdr/datasets/splits: CREMA-D's speaker split and the stratified carve
+(which the data sets make in memory and the preparation tools write)."""
 from collections import Counter
 
 import pytest
 from av_fixtures import CREMAD_EMOTIONS, cremad_clip_names
-from conftest import REPO
 
-sys.path.insert(0, osp.join(REPO, 'tools', 'data', 'cremad'))
-import splits as sp  # noqa: E402
+from mmdr.datasets import splits as sp
 
 #: CREMA-D's shape: 91 actors, 82 clips each (7,442 in the release).
 REAL_LIKE = cremad_clip_names(range(1001, 1092), per_actor=82)
@@ -86,3 +83,12 @@ def test_stratified_carve():
         sp.stratified_carve(ints, 31)
     with pytest.raises(ValueError, match='twice'):
         sp.stratified_carve(ints + ints[:1], 3)
+
+
+def test_carve_sizes_default_to_the_preparation_tools_rules():
+    # CREMA-D: as many as the authors' val.csv, else 10 % of train.csv.
+    assert sp.carve_val_size(6698, 744) == 744
+    assert sp.carve_val_size(6698) == 670
+    # Kinetics-Sounds: 10 % of the training list.
+    assert sp.default_val_size(14799) == 1480
+    assert sp.default_val_size(0) == 0
