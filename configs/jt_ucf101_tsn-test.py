@@ -22,7 +22,7 @@ tsn_test_pipeline = [
         overrides={{_base_.rgb}},
         transforms=[
             dict(type='SelectClipFrames', num=1),
-            dict(type='RawFrameDecode'),
+            dict(type='FrameDecode'),
             dict(type='Resize', scale=(-1, {{_base_.short_side}})),
             dict(type='ThreeCrop', crop_size={{_base_.short_side}}),
             dict(type='FormatShape', input_format='NCHW')

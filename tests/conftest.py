@@ -3,14 +3,19 @@
 Nothing is downloaded: data sets are written by the tests in the formats the
 real files have.
 """
+import contextlib
+import importlib
+import io
 import os.path as osp
 import subprocess
 import sys
 import traceback
 import zipfile
+from urllib.error import URLError
 
 import numpy as np
 import pytest
+import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MFEAT_DIMS = dict(fou=76, fac=216, kar=64, pix=240, zer=47, mor=6)
@@ -129,14 +134,44 @@ UCF101_PREPARE_ARGS = ('--flow-algo', 'farneback', '--short-side', '0',
                        '--holdout-groups', '1', '--workers', '2')
 
 
+def run_ucf101_tool(name: str, *argv: str) -> subprocess.CompletedProcess:
+    """Run ``tools/data/ucf101/<name>.py *argv`` as its command line does.
+
+    Its ``main`` runs in this process, with the command line's arguments,
+    output and exit status (a ``SystemExit`` message goes to stderr and
+    exits 1, as the interpreter does): the tools import mmdr, which this
+    process holds already and a new one would import again, seconds per
+    call. Their workers are spawned processes all the same.
+
+    Args:
+        name (str): ``prepare_ucf101`` or ``check_rawframes``.
+        *argv (str): Its arguments.
+
+    Returns:
+        subprocess.CompletedProcess: Exit status, stdout and stderr.
+    """
+    folder = osp.join(REPO, 'tools', 'data', 'ucf101')
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    tool = importlib.import_module(name)
+    argv = [str(a) for a in argv]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            status = tool.main(argv)
+        except SystemExit as stop:
+            status = stop.code
+            if not isinstance(status, int) and status is not None:
+                print(status, file=sys.stderr)
+                status = 1
+    return subprocess.CompletedProcess([tool.__file__, *argv], status or 0,
+                                       out.getvalue(), err.getvalue())
+
+
 def prepare_ucf101(root: str, *extra: str) -> subprocess.CompletedProcess:
-    """Run tools/data/ucf101/prepare_ucf101.py ``--root root *extra``."""
-    cmd = [
-        sys.executable,
-        osp.join(REPO, 'tools/data/ucf101/prepare_ucf101.py'), '--root',
-        str(root), *extra
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    """Run tools/data/ucf101/prepare_ucf101.py ``--root root *extra``
+    (:func:`run_ucf101_tool`)."""
+    return run_ucf101_tool('prepare_ucf101', '--root', root, *extra)
 
 
 @pytest.fixture(scope='session')
@@ -268,3 +303,16 @@ def mosei_root(tmp_path_factory) -> str:
         seed=1,
         inf_in_audio=3)
     return str(root)
+
+
+@pytest.fixture
+def no_network(tmp_path, monkeypatch):
+    """An empty torch hub cache (returned), and every download failing as
+    it does without a network: no real download is ever tried."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
+
+    def unreachable(url, *args, **kwargs):
+        raise URLError('[Errno -2] Name or service not known')
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', unreachable)
+    return tmp_path / 'torch' / 'hub' / 'checkpoints'

@@ -174,20 +174,54 @@ def write_ucf101_archive(root: str,
         ``videos/``, in list order), ``test_groups`` (split to its test
         groups), ``num_frames`` and ``size``.
     """
-    if groups_per_class < 3 * split_block(groups_per_class):
-        raise ValueError('groups_per_class must be at least 3')
     if size[0] % 2 or size[1] % 2:
         raise ValueError(f'XVID needs an even width and height, got {size}')
-    videos = []
-    for cls_idx, cls in enumerate(classes):
+    videos = archive_videos(classes, groups_per_class, clips_per_group)
+    for rel in videos:
+        cls = rel.split('/')[0]
         os.makedirs(osp.join(root, 'videos', cls), exist_ok=True)
-        for group in range(1, groups_per_class + 1):
-            for clip in range(1, clips_per_group + 1):
-                rel = video_relpath(cls, group, clip)
-                frames = make_frames(cls_idx, len(classes), group, clip,
-                                     num_frames, size, seed)
-                write_video(osp.join(root, 'videos', rel), frames)
-                videos.append(rel)
+        group, clip = _group(rel), int(rel.rsplit('_c', 1)[1][:2])
+        frames = make_frames(
+            classes.index(cls), len(classes), group, clip, num_frames, size,
+            seed)
+        write_video(osp.join(root, 'videos', rel), frames)
+    splits = write_official_lists(root, classes, groups_per_class,
+                                  clips_per_group)
+    return dict(
+        classes=list(classes),
+        videos=videos,
+        test_groups=splits,
+        num_frames=num_frames,
+        size=tuple(size))
+
+
+def archive_videos(classes: Sequence[str], groups_per_class: int,
+                   clips_per_group: int) -> List[str]:
+    """``<Class>/v_<Name>_gXX_cYY.avi`` of an archive, in list order."""
+    if groups_per_class < 3 * split_block(groups_per_class):
+        raise ValueError('groups_per_class must be at least 3')
+    return [
+        video_relpath(cls, group, clip) for cls in classes
+        for group in range(1, groups_per_class + 1)
+        for clip in range(1, clips_per_group + 1)
+    ]
+
+
+def write_official_lists(root: str, classes: Sequence[str],
+                         groups_per_class: int,
+                         clips_per_group: int) -> Dict[int, List[int]]:
+    """Write ``ucfTrainTestlist/`` as the official zip holds it.
+
+    Args:
+        root (str): Receives ``ucfTrainTestlist/``.
+        classes (Sequence[str]): Class names, in ``classInd.txt`` order.
+        groups_per_class (int): Groups per class.
+        clips_per_group (int): Clips per group.
+
+    Returns:
+        dict[int, list[int]]: The test groups of every split.
+    """
+    videos = archive_videos(classes, groups_per_class, clips_per_group)
     lists = osp.join(root, 'ucfTrainTestlist')
     os.makedirs(lists, exist_ok=True)
     _write_crlf(
@@ -204,12 +238,115 @@ def write_ucf101_archive(root: str,
             [f'{v} {label[v.split("/")[0]]}' for v in train])
         _write_crlf(osp.join(lists, f'testlist{split:02d}.txt'), test)
         splits[split] = sorted(tested)
-    return dict(
-        classes=list(classes),
-        videos=videos,
-        test_groups=splits,
-        num_frames=num_frames,
-        size=tuple(size))
+    return splits
+
+
+def _flow_image(cls_idx: int, index: int, axis: str,
+                size: Tuple[int, int]) -> np.ndarray:
+    """A quantised flow frame: a class-dependent ramp around 128."""
+    width, height = size
+    ramp = np.linspace(-1, 1, width if axis == 'x' else height)
+    ramp = ramp[None, :] if axis == 'x' else ramp[:, None]
+    value = 128 + (cls_idx + 1) * 12 * ramp + index
+    return np.broadcast_to(np.clip(value, 0, 255),
+                           (height, width)).astype(np.uint8)
+
+
+def write_mmaction2_tree(root: str,
+                         classes: Sequence[str] = DEFAULT_CLASSES,
+                         groups_per_class: int = 7,
+                         clips_per_group: int = 1,
+                         num_frames: int = 10,
+                         size: Tuple[int, int] = (32, 24),
+                         class_ind: bool = False,
+                         rawframes: bool = True,
+                         videos: bool = False,
+                         splits: Sequence[int] = (1, ),
+                         seed: int = 0) -> Dict:
+    """Write a UCF-101 tree as mmaction2's own tools leave it.
+
+    ``tools/data/ucf101/extract_frames.sh`` (denseflow) writes
+    ``rawframes/<Class>/<clip>/img_00001.jpg`` .. ``img_N.jpg`` and
+    ``flow_x_00001.jpg`` .. ``flow_x_{N-1}.jpg``, ``flow_y_*`` likewise;
+    ``tools/data/build_file_list.py ucf101`` writes
+    ``ucf101_{train,val}_split_N_{rawframes,videos}.txt``: ``<Class>/<clip>
+    <RGB frames> <label>`` or ``<Class>/<clip>.avi <label>``, labels from 0,
+    in the official lists' order (``val`` is the official test list);
+    ``download_annotations.sh`` leaves ``annotations/classInd.txt``, which
+    users often do not copy along. Frames are tiny JPEGs (RGB: the
+    archive's moving shapes; flow: a class-dependent ramp); videos are XVID
+    AVI files of the same RGB frames.
+
+    Args:
+        root (str): The tree's folder (created if needed).
+        classes (Sequence[str]): Class names in label order.
+        groups_per_class (int): Groups per class; the official-style test
+            block of split N is :func:`split_test_groups` (2 of 7 groups).
+        clips_per_group (int): Clips per group.
+        num_frames (int): RGB frames per clip (flow: one fewer).
+        size (tuple[int, int]): Frame ``(width, height)``, even numbers.
+        class_ind (bool): Write ``annotations/classInd.txt``.
+        rawframes (bool): Write the frame folders and rawframes lists.
+        videos (bool): Write ``videos/`` and the videos lists.
+        splits (Sequence[int]): Splits whose lists are written.
+        seed (int): Seed of the drawings.
+
+    Returns:
+        dict: ``clips`` (``<Class>/<clip>`` in list order), ``train`` and
+        ``test`` (split to its clips), ``num_frames``.
+    """
+    clips = [
+        osp.splitext(v)[0]
+        for v in archive_videos(classes, groups_per_class, clips_per_group)
+    ]
+    os.makedirs(root, exist_ok=True)
+    for clip in clips:
+        cls = clip.split('/')[0]
+        k = classes.index(cls)
+        group, index = _group(clip), int(clip.rsplit('_c', 1)[1])
+        frames = make_frames(k, len(classes), group, index, num_frames, size,
+                             seed)
+        if rawframes:
+            folder = osp.join(root, 'rawframes', clip)
+            os.makedirs(folder, exist_ok=True)
+            for i, frame in enumerate(frames, 1):
+                cv2.imwrite(osp.join(folder, f'img_{i:05d}.jpg'), frame)
+            for i in range(1, num_frames):
+                for axis in 'xy':
+                    cv2.imwrite(
+                        osp.join(folder, f'flow_{axis}_{i:05d}.jpg'),
+                        _flow_image(k, i, axis, size))
+        if videos:
+            os.makedirs(osp.join(root, 'videos', cls), exist_ok=True)
+            write_video(osp.join(root, 'videos', clip + '.avi'), frames)
+    if class_ind:
+        os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+        with open(osp.join(root, 'annotations', 'classInd.txt'), 'w') as f:
+            f.writelines(f'{i} {c}\n' for i, c in enumerate(classes, 1))
+    train, test = {}, {}
+    for split in splits:
+        tested = set(split_test_groups(groups_per_class, split))
+        test[split] = [c for c in clips if _group(c) in tested]
+        train[split] = [c for c in clips if _group(c) not in tested]
+        for role, part in (('train', train[split]), ('val', test[split])):
+            label = [classes.index(c.split('/')[0]) for c in part]
+            formats = {
+                'rawframes':
+                [f'{c} {num_frames} {k}\n' for c, k in zip(part, label)],
+                'videos': [f'{c}.avi {k}\n' for c, k in zip(part, label)]
+            }
+            for fmt, lines in formats.items():
+                if {'rawframes': rawframes, 'videos': videos}[fmt]:
+                    name = f'ucf101_{role}_split_{split}_{fmt}.txt'
+                    with open(osp.join(root, name), 'w') as f:
+                        f.writelines(lines)
+    return dict(clips=clips, train=train, test=test, num_frames=num_frames)
+
+
+def corrupt_file(path: str) -> None:
+    """Replace a file by bytes that no decoder reads (a damaged copy)."""
+    with open(path, 'wb') as f:
+        f.write(b'\x00\x17 not an image ' * 8)
 
 
 def _group(relpath: str) -> int:

@@ -1,8 +1,10 @@
 """Every UCF-101 config through tools/dist_train.sh (2 CPU processes) and
 tools/test.py, on a UCF-101 tree prepared by tools/data/ucf101 from XVID
 videos, with pretrained checkpoints written here in torchvision's and
-mmaction2's formats. Sizes shrink with --cfg-options only. A ``jt_`` config
-runs through its ``dr_`` twin (config_groups.py).
+mmaction2's formats; and ``configs/dr_ucf101.py`` on a tree as mmaction2's
+own tools leave it, with the data root as the only option. Sizes shrink
+with --cfg-options only. A ``jt_`` config runs through its ``dr_`` twin
+(config_groups.py).
 """
 import glob
 import json
@@ -14,9 +16,19 @@ import sys
 import pytest
 from config_groups import is_joint_training_twin
 from conftest import REPO, data_root_cfg_options
-from runs import dist_train_and_test, tool_env
+from runs import (build_runner, dist_train_and_test, read_tested_metrics,
+                  tool_env)
+from ucf101_fixtures import corrupt_file, write_mmaction2_tree
 from ucf101_options import (checkpoint_options, shrink_options,
                             write_pretrained_checkpoints)
+
+from mmdr.datasets import SampleLoadError, UCF101Dataset
+
+#: Sizes only, and no pretrained weights to fetch.
+MMACTION2_TREE_OPTIONS = [
+    *shrink_options('dr_ucf101.py'), 'model.encoders.rgb.init_cfg=None',
+    'model.encoders.flow.init_cfg=None'
+]
 
 UCF_CONFIGS = sorted(
     osp.basename(p)
@@ -74,3 +86,79 @@ def test_missing_pretrained_checkpoint_fails_before_training(
     assert "init_cfg checkpoint '/nowhere/resnet18.pth' does not exist" in (
         result.stderr)
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
+
+
+def _tool(name, *args):
+    return subprocess.run(
+        [sys.executable,
+         osp.join(REPO, 'tools', name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=tool_env())
+
+
+def test_mmaction2_tree_trains_and_tests_with_the_data_root_alone(tmp_path):
+    """The README's one command on mmaction2's rawframes and lists without
+    classInd.txt: trained on the training part of an in-memory carve,
+    selected and diagnosed on its validation part, tested on the official
+    test list."""
+    root = tmp_path / 'ucf101'
+    write_mmaction2_tree(str(root))
+    config = osp.join(REPO, 'configs', 'dr_ucf101.py')
+    train = _tool('train.py', config, '--data-root', root, '--work-dir',
+                  tmp_path / 'work', '--cfg-options', *MMACTION2_TREE_OPTIONS)
+    log = train.stdout + train.stderr
+    assert train.returncode == 0, log[-4000:]
+    for subset in ('train', 'val'):
+        assert re.search(
+            f"split 1 '{subset}' is the .* part of {root}/"
+            r'ucf101_train_split_1_rawframes.txt, carved in memory .*: 2 of '
+            r'the 5 training groups of every class held out \(seed 0\): 9 '
+            'training / 6 validation clips', log), subset
+    (record, ) = json.load(open(tmp_path / 'work' / 'dr_history.json'))
+    assert record['epoch'] == 1 and set(
+        record['modalities']) == {'rgb', 'flow'}
+    tested = _tool('test.py', config, tmp_path / 'work' / 'epoch_2.pth',
+                   '--data-root', root, '--work-dir', tmp_path / 'test',
+                   '--cfg-options', *MMACTION2_TREE_OPTIONS)
+    assert tested.returncode == 0, (tested.stdout + tested.stderr)[-4000:]
+    _, metrics = read_tested_metrics(tested.stdout)
+    assert 0.0 <= metrics['acc/top1'] <= 1.0
+
+
+def test_corrupt_frame_only_the_diagnosis_reads_is_named(tmp_path):
+    """10 RGB frames, 3 segments of 5 flow pairs: training samples RGB
+    frames 1-3 only, the validation pipeline of the diagnosis frame 5. A
+    corrupt img_00005.jpg of a training clip stops the run at the first
+    diagnosis, naming the file, the clip, its line and the check."""
+    root = tmp_path / 'ucf101'
+    write_mmaction2_tree(str(root))
+    info = UCF101Dataset(data_root=str(root), subset='train').get_data_info(0)
+    frame = osp.join(info['frame_dir'], 'img_00005.jpg')
+    corrupt_file(frame)
+    # No checkpoints: writing them is most of such a short run's time.
+    runner = build_runner(
+        osp.join(REPO, 'configs', 'dr_ucf101.py'), tmp_path / 'work', [
+            *data_root_cfg_options(str(root)), *MMACTION2_TREE_OPTIONS,
+            'default_hooks.checkpoint.interval=10',
+            'default_hooks.checkpoint.save_best=None'
+        ])
+    with pytest.raises(SampleLoadError) as err:
+        runner.train()
+    message = str(err.value)
+    # Epoch 1 trained (3 iterations): the diagnosis after it read the frame.
+    assert (runner.epoch, runner.iter) == (1, 3)
+    assert any(
+        osp.basename(str(entry.path)) == 'dr_hook.py'
+        for entry in err.traceback)
+    assert f'({info["clip"]}, from {info["ann_line"]})' in message
+    assert info['ann_line'].startswith(
+        f'{root}/ucf101_train_split_1_rawframes.txt, line ')
+    assert f'unreadable: {frame} (not a JPEG file)' in message
+    assert ('python tools/data/ucf101/check_rawframes.py '
+            f'{root}/ucf101_train_split_1_rawframes.txt --decode --out '
+            f'{root}/unreadable.txt') in message
+    # ... which the data sets then leave out without any option.
+    assert (f'it writes {root}/unreadable.txt, which the data sets leave out '
+            'by default') in message

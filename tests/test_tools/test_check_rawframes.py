@@ -1,14 +1,12 @@
-"""tools/data/ucf101/check_rawframes.py on a copy of ``ucf101_root``."""
+"""tools/data/ucf101/check_rawframes.py on a copy of ``ucf101_root``, its
+``main`` run as the command line would (``conftest.run_ucf101_tool``)."""
 import os
 import os.path as osp
 import shutil
-import subprocess
-import sys
 
 import pytest
-from conftest import REPO
+from conftest import run_ucf101_tool
 
-TOOL = osp.join(REPO, 'tools', 'data', 'ucf101', 'check_rawframes.py')
 ANN = 'ucf101_train_split_1_rawframes.txt'
 MISSING = 'Archery/v_Archery_g03_c01'
 SHORT_RGB = 'ApplyEyeMakeup/v_ApplyEyeMakeup_g03_c02'
@@ -18,8 +16,7 @@ EMPTY = 'HandstandPushups/v_HandStandPushups_g04_c02'
 
 
 def _check(ann, *extra):
-    cmd = [sys.executable, TOOL, str(ann), *extra]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    return run_ucf101_tool('check_rawframes', ann, *extra)
 
 
 def _skip_list(path):
@@ -51,8 +48,10 @@ def broken_root(ucf101_root, tmp_path_factory):
 
 def test_clean_tree_passes(ucf101_root, tmp_path):
     out = tmp_path / 'skip.txt'
+    # One worker when decoding: spawned workers would each import mmdr
+    # (file_checks) again; the pool is tested without --decode below.
     result = _check(
-        osp.join(ucf101_root, ANN), '--decode', '--workers', '2', '--out',
+        osp.join(ucf101_root, ANN), '--decode', '--workers', '1', '--out',
         str(out))
     assert result.returncode == 0, result.stderr
     assert '24 of 24 clips pass, 0 fail' in result.stdout
@@ -62,7 +61,7 @@ def test_clean_tree_passes(ucf101_root, tmp_path):
 
 def test_detects_every_kind(broken_root):
     ann = osp.join(broken_root, ANN)
-    result = _check(ann, '--decode', '--workers', '2')
+    result = _check(ann, '--decode', '--workers', '1')
     assert result.returncode == 0, result.stderr  # a warning, not an error
     assert ('19 of 24 clips pass, 5 fail (missing folder: 1, short RGB: 1, '
             'short flow: 1, empty file: 1, corrupt JPEG: 1)') in result.stdout

@@ -1,7 +1,10 @@
-"""tools/data/ucf101/prepare_ucf101.py through its command line.
+"""tools/data/ucf101/prepare_ucf101.py through its command line (its
+``main`` with the arguments, output and exit status of a shell call, in the
+test process: ``conftest.run_ucf101_tool``).
 
 The archives are written by ``tests/ucf101_fixtures.py``: real XVID AVI
-files that decord reads, official-style split files. The session fixture
+files that decord reads, official-style split files; trees of other tools
+(rawframes only, mmaction2's lists) too. The session fixture
 ``ucf101_root`` (tests/conftest.py) is the prepared tree; tests that change
 a tree work on a copy or on an archive of their own.
 """
@@ -18,12 +21,15 @@ import numpy as np
 import pytest
 from conftest import REPO, UCF101_ARCHIVE, UCF101_PREPARE_ARGS, prepare_ucf101
 from ucf101_fixtures import (DEFAULT_CLASSES, truncate_video,
+                             write_mmaction2_tree, write_official_lists,
                              write_short_video, write_ucf101_archive,
                              write_undecodable)
 
 sys.path.insert(0, osp.join(REPO, 'tools', 'data', 'ucf101'))
 import extract_rawframes as ex  # noqa: E402
-import split_lists as sl  # noqa: E402
+
+from mmdr.datasets import UCF101Dataset  # noqa: E402
+from mmdr.datasets.splits import ucf101 as sl  # noqa: E402
 
 NUM_FRAMES = UCF101_ARCHIVE['num_frames']
 ROLES = ('train', 'val', 'trainpart', 'holdout')
@@ -67,9 +73,10 @@ def _copy_tree(src, dst):
 
 
 def _small_archive(root, **kwargs):
-    """3 classes x 3 groups x 1 clip, 6 frames: 9 videos."""
+    """3 classes x 4 groups x 1 clip, 6 frames: 12 videos (every split tests
+    one group; one of the other three per class is held out)."""
     opts = dict(
-        groups_per_class=3, clips_per_group=1, num_frames=6, size=(64, 48))
+        groups_per_class=4, clips_per_group=1, num_frames=6, size=(64, 48))
     opts.update(kwargs)
     return write_ucf101_archive(str(root), DEFAULT_CLASSES, **opts)
 
@@ -106,7 +113,7 @@ def test_rawframe_layout(ucf101_root):
 
 
 def test_short_side_and_auto_flow(tmp_path):
-    _small_archive(tmp_path, groups_per_class=3, num_frames=4)
+    _small_archive(tmp_path, num_frames=4)
     result = prepare_ucf101(tmp_path, '--short-side', '32', '--workers', '2',
                             '--holdout-groups', '1')
     assert result.returncode == 0, result.stdout + result.stderr
@@ -250,54 +257,6 @@ def test_holdout_carve(ucf101_root, ucf101_classes):
             assert sum(c.startswith(cls + '/') for c in holdout) == 2
 
 
-def test_carve_rule_on_real_structure():
-    """101 classes x 25 groups, official test blocks: 2 of 18 groups."""
-    classes = [f'Class{k:03d}' for k in range(101)]
-    clips = [
-        sl.Clip(f'{c}/v_{c}_g{g:02d}_c{i:02d}.avi', k, g)
-        for k, c in enumerate(classes) for g in range(1, 26)
-        for i in range(1, 2 + (g + k) % 5)
-    ]
-    for split in sl.SPLITS:
-        tested = range(7 * split - 6, 7 * split + 1)
-        train = [c for c in clips if c.group not in tested]
-        part, held, groups = sl.carve_holdout(train, classes, split)
-        assert all(len(g) == 2 for g in groups.values())
-        assert len(part) + len(held) == len(train)
-        assert {(c.label, c.group)
-                for c in part}.isdisjoint({(c.label, c.group)
-                                           for c in held})
-        again = sl.carve_holdout(train, classes, split, seed=0)
-        assert again[1] == held  # seeded
-        other = sl.carve_holdout(train, classes, split, seed=1)
-        assert other[1] != held
-    with pytest.raises(ValueError, match='lower --holdout-groups'):
-        sl.carve_holdout(train[:3], classes[:1], 1, holdout_groups=2)
-
-
-def test_split_file_parsing():
-    classes = sl.parse_class_index(
-        ['1 ApplyEyeMakeup\r\n', '2 HandstandPushups\r\n'])
-    clips = sl.parse_split_file([
-        'HandstandPushups/v_HandStandPushups_g08_c01.avi 2\r\n', '\r\n',
-        'ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c03.avi 1\r\n'
-    ], classes)
-    assert clips[0] == sl.Clip(
-        'HandstandPushups/v_HandStandPushups_g08_c01.avi', 1, 8)
-    assert clips[0].frame_dir == 'HandstandPushups/v_HandStandPushups_g08_c01'
-    assert clips[1].label == 0 and clips[1].group == 9
-    test = sl.parse_split_file(['ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi'],
-                               classes)
-    assert test[0].label == 0  # test lists: label from classInd
-    with pytest.raises(ValueError, match='numbers ApplyEyeMakeup 1'):
-        sl.parse_split_file(['ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c03.avi 2'],
-                            classes)
-    with pytest.raises(ValueError, match='not in classInd'):
-        sl.parse_split_file(['Nope/v_Nope_g01_c01.avi'], classes)
-    with pytest.raises(ValueError, match='in both'):
-        sl.check_disjoint(clips, clips, 1)
-
-
 # ------------------------------------------- resume, seeds, overwriting
 
 
@@ -340,9 +299,7 @@ def test_resume_and_seeds(ucf101_root, tmp_path):
         for n in _list_files(root)
     } == digests
 
-    args = list(UCF101_PREPARE_ARGS)
-    args[args.index('--holdout-groups') + 1] = '2'
-    result = prepare_ucf101(root, *args, '--seed', '3')
+    result = prepare_ucf101(root, *UCF101_PREPARE_ARGS, '--seed', '3')
     assert result.returncode == 0, result.stderr
     assert 'Extracting 0 video(s)' in result.stdout
     changed = {
@@ -351,7 +308,7 @@ def test_resume_and_seeds(ucf101_root, tmp_path):
     }
     assert changed and all(
         n.startswith('mmdr_ucf101_') for n in changed - {'skipped.txt'})
-    assert re.search(r'mmdr_ucf101_holdout_split_1_rawframes.txt +12 clips',
+    assert re.search(r'mmdr_ucf101_holdout_split_1_rawframes.txt +6 clips',
                      result.stdout)
 
     # Other settings touch nothing without --overwrite.
@@ -409,8 +366,8 @@ def test_corrupt_videos_are_skipped_and_named(tmp_path):
     result = prepare_ucf101(tmp_path, *args)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert 'Summary: 8 videos found, 5 prepared (5 extracted now, 0 already ' \
-        'done), 4 skipped, 0 failed.' in out
+    assert 'Summary: 11 videos found, 8 prepared (8 extracted now, 0 ' \
+        'already done), 4 skipped, 0 failed.' in out
     assert f'{truncated}: truncated: the file has' in out
     assert f'{undecodable}: decord cannot open it' in out
     assert f'{one_frame}: 1 frame(s): at least 2 are needed' in out
@@ -439,7 +396,7 @@ def test_corrupt_videos_are_skipped_and_named(tmp_path):
 
     result = prepare_ucf101(tmp_path, *args, '--strict')
     assert result.returncode == 1
-    assert 'Plan: 8 videos: 5 already done, 3 to extract' in result.stdout
+    assert 'Plan: 11 videos: 8 already done, 3 to extract' in result.stdout
     assert '4 skipped' in result.stdout
 
 
@@ -458,9 +415,91 @@ def test_dry_run_writes_nothing(tmp_path):
     assert listing() == before
     out = result.stdout
     assert 'Dry run: nothing is written.' in out
-    assert 'Plan: 9 videos: 0 already done, 9 to extract, 0 to redo' in out
+    assert 'Plan: 12 videos: 0 already done, 12 to extract, 0 to redo' in out
     estimate = re.search(
         r'Disk estimate: ([\d.]+) (KiB|MiB|GiB) of JPEG files .*: '
-        r'54 RGB frames x .* \+ 90 flow images x', out)
+        r'72 RGB frames x .* \+ 120 flow images x', out)
     assert estimate and float(estimate.group(1)) > 0
     assert re.search(r'mmdr_ucf101_holdout_split_2_videos.txt +3 clips', out)
+
+
+# ------------------------------------- trees written by other tools
+
+
+def _refusal(root, *argv):
+    """Exit status and output of the tool, dry run or not."""
+    result = prepare_ucf101(root, *argv)
+    return result.returncode, result.stdout + result.stderr
+
+
+def _files(root):
+    return sorted(
+        osp.relpath(osp.join(d, n), root) for d, _, names in os.walk(root)
+        for n in names)
+
+
+def test_lists_only_on_a_tree_of_rawframes_only(ucf101_root, tmp_path):
+    """No videos/: the clips whose frames exist are in the lists, and the
+    skip list names none of them."""
+    root = tmp_path / 'ucf101'
+    root.mkdir()
+    for name in ('rawframes', 'ucfTrainTestlist'):
+        os.symlink(osp.join(ucf101_root, name), root / name)
+    result = prepare_ucf101(root, '--lists-only', '--holdout-groups', '1')
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _entries(root / 'skipped.txt') == []
+    for split in sl.SPLITS:
+        for names in sl.list_names(split).values():
+            assert _digest(root / names['rawframes']) == _digest(
+                osp.join(ucf101_root, names['rawframes']))
+            assert _lines(root / names['videos']) == []
+    dataset = UCF101Dataset(
+        data_root=str(root), subset='train', skip_list='skipped.txt')
+    assert len(dataset) == 18
+
+
+@pytest.mark.parametrize('tree', ['foreign lists', 'foreign rawframes'])
+def test_dry_run_refuses_what_the_real_run_refuses(tmp_path, tree):
+    root = tmp_path / 'ucf101'
+    write_official_lists(str(root), DEFAULT_CLASSES, 7, 1)
+    if tree == 'foreign lists':
+        # mmaction2's build_file_list.py wrote one of the tool's lists.
+        (root / 'ucf101_train_split_1_rawframes.txt'
+         ).write_text('Archery/v_Archery_g03_c01 10 1\n')
+        args, refusal = ['--lists-only'], 'this tool did not write'
+    else:
+        frames = root / 'rawframes' / 'Archery' / 'v_Archery_g03_c01'
+        frames.mkdir(parents=True)
+        (frames / 'img_00001.jpg').write_bytes(b'made by denseflow')
+        args, refusal = ['--flow-algo', 'farneback'], 'not made by this tool'
+    before = _files(root)
+    dry_status, dry_out = _refusal(root, '--dry-run', *args)
+    status, out = _refusal(root, *args)
+    assert (dry_status, status) == (1, 1), dry_out + out
+    assert refusal in dry_out and refusal in out
+    assert _files(root) == before
+
+
+def test_carve_with_a_larger_validation_part_is_refused_first(tmp_path):
+    """3 training groups per class and the default 2 held out: refused,
+    dry run or not, before anything is written."""
+    root = tmp_path / 'ucf101'
+    write_official_lists(str(root), DEFAULT_CLASSES, 4, 1)
+    before = _files(root)
+    for dry in ([], ['--dry-run']):
+        status, out = _refusal(root, '--lists-only', *dry)
+        assert status == 1, out
+        assert ('split 1: holding out 2 of the 3 training groups of every '
+                'class puts 6 clips into validation and leaves 3 for '
+                'training: the validation part must be the smaller one; '
+                'lower --holdout-groups') in out
+    assert _files(root) == before
+
+
+def test_a_tree_of_mmaction2_lists_is_sent_to_training(tmp_path):
+    root = tmp_path / 'ucf101'
+    write_mmaction2_tree(str(root))
+    status, out = _refusal(root, '--lists-only')
+    assert status == 1
+    assert 'such a tree needs no preparation' in out
+    assert f'tools/train.py configs/dr_ucf101.py --data-root {root}' in out

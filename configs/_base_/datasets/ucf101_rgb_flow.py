@@ -1,10 +1,16 @@
-# UCF-101 in mmaction2's rawframes layout, RGB and optical flow of each clip
-# as two modalities (TSN-style), prepared with
+# UCF-101 in mmaction2's layout, RGB and optical flow of each clip as two
+# modalities (TSN-style): a tree made by mmaction2's tools (rawframes, or
+# videos with flow rawframes; its lists; classInd.txt or not) or by
 #   python tools/data/ucf101/prepare_ucf101.py --root data/ucf101
-# Splits (split 1): training = the official training list minus our
+# and trained with the data root as the only option:
+#   python tools/train.py configs/dr_ucf101.py --data-root data/ucf101
+# Named subsets of split 1: training = the official training list minus a
 # group-disjoint held-out carve; validation = that carve (model selection,
-# D&R diagnosis); test = the official test list, which mmaction2 names
-# ucf101_val_split_1_rawframes.txt.
+# D&R diagnosis): prepare_ucf101.py's mmdr_ucf101_{trainpart,holdout}_*
+# lists, or the same carve made in memory from ucf101_train_split_1_*.txt
+# (holdout_groups=2, carve_seed=0); test = the official test list, which
+# mmaction2 names ucf101_val_split_1_*.txt. The format is that of the lists
+# found (rawframes first).
 dataset_type = 'UCF101Dataset'
 data_root = 'data/ucf101'
 split = 1
@@ -31,10 +37,15 @@ test_sampling = dict(
 rgb = dict(modality='RGB', filename_tmpl='img_{:05}.jpg')
 flow = dict(modality='Flow', filename_tmpl='flow_{}_{:05d}.jpg')
 
+# RGB: from the frame folder or the video, whichever the data set found;
+# flow: always from rawframes.
+rgb_decode = dict(type='FrameDecode')
+flow_decode = dict(type='RawFrameDecode')
 
-def _train_branch(fmt):
+
+def _train_branch(decode, fmt):
     return [
-        dict(type='RawFrameDecode'),
+        decode,
         dict(type='Resize', scale=(-1, short_side)),
         dict(
             type='MultiScaleCrop',
@@ -49,9 +60,9 @@ def _train_branch(fmt):
     ]
 
 
-def _test_branch(fmt):
+def _test_branch(decode, fmt):
     return [
-        dict(type='RawFrameDecode'),
+        decode,
         dict(type='Resize', scale=(-1, short_side)),
         dict(type='CenterCrop', crop_size=crop_size),
         dict(type='FormatShape', input_format=fmt)
@@ -65,12 +76,12 @@ train_pipeline = [
         key='rgb',
         overrides=rgb,
         transforms=[dict(type='SelectClipFrames', num=1)] +
-        _train_branch('NCHW')),
+        _train_branch(rgb_decode, 'NCHW')),
     dict(
         type='ModalityPipeline',
         key='flow',
         overrides=flow,
-        transforms=_train_branch('NCHW_Flow')),
+        transforms=_train_branch(flow_decode, 'NCHW_Flow')),
     dict(type='PackMultiModalInputs')
 ]
 # Fast single-clip evaluation: 3 segments, one centre crop.
@@ -81,12 +92,12 @@ val_pipeline = [
         key='rgb',
         overrides=rgb,
         transforms=[dict(type='SelectClipFrames', num=1)] +
-        _test_branch('NCHW')),
+        _test_branch(rgb_decode, 'NCHW')),
     dict(
         type='ModalityPipeline',
         key='flow',
         overrides=flow,
-        transforms=_test_branch('NCHW_Flow')),
+        transforms=_test_branch(flow_decode, 'NCHW_Flow')),
     dict(type='PackMultiModalInputs')
 ]
 test_pipeline = val_pipeline
@@ -101,7 +112,8 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        ann_file=f'mmdr_ucf101_trainpart_split_{split}_rawframes.txt',
+        split=split,
+        subset='train',
         modalities=('rgb', 'flow'),
         pipeline=train_pipeline))
 val_dataloader = dict(
@@ -112,7 +124,8 @@ val_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        ann_file=f'mmdr_ucf101_holdout_split_{split}_rawframes.txt',
+        split=split,
+        subset='val',
         modalities=('rgb', 'flow'),
         pipeline=val_pipeline,
         test_mode=True))
@@ -124,7 +137,8 @@ test_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        ann_file=f'ucf101_val_split_{split}_rawframes.txt',
+        split=split,
+        subset='test',
         modalities=('rgb', 'flow'),
         pipeline=test_pipeline,
         test_mode=True))

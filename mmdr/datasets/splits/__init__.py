@@ -4,8 +4,9 @@ The data sets make their validation splits in memory with these functions
 when the lists are not on disk, and the preparation tools (``tools/data/
 <set>/``) write the same splits as files, so both give the same clips.
 ``carve``: the stratified carve (CREMA-D, Kinetics-Sounds); ``cremad``:
-CREMA-D's clip names and speaker split; a data set with rules of its own
-has its module here.
+CREMA-D's clip names and speaker split; ``ucf101``: the official split
+files, mmaction2's lists and the group-disjoint carve (imported as
+``mmdr.datasets.splits.ucf101``).
 """
 from .carve import allocate, default_val_size, stratified_carve
 from .cremad import (CLIP_RE, DEFAULT_SPEAKER_SPLIT, SPEAKER_ROLES,

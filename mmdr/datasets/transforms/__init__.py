@@ -1,12 +1,13 @@
 from .audio import (CachedAudioFeature, KaldiFbank, LoadAudioFeature,
                     LoadWaveform, LogSpectrogram)
 from .formatting import PackMultiModalInputs
+from .frame_decode import FrameDecode
 from .loading import ImageToFloat
 from .modality_pipeline import ModalityPipeline, SelectClipFrames
 
 __all__ = [
-    'CachedAudioFeature', 'ImageToFloat', 'KaldiFbank', 'LoadAudioFeature',
-    'LoadWaveform', 'LogSpectrogram', 'ModalityPipeline',
+    'CachedAudioFeature', 'FrameDecode', 'ImageToFloat', 'KaldiFbank',
+    'LoadAudioFeature', 'LoadWaveform', 'LogSpectrogram', 'ModalityPipeline',
     'PackMultiModalInputs', 'SelectClipFrames'
 ]
 from .fixed_noise import FixedNoise  # noqa: E402

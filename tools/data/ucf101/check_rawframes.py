@@ -12,8 +12,10 @@ annotation files (e.g. ``ucf101_train_split_1_rawframes.txt``), checks
 * ``--min-frames K``: at least K RGB frames (a clip shorter than what the
   sampler takes);
 * ``--decode``: every expected JPEG starts with the JPEG start marker, ends
-  with the end marker (a truncated file) and decodes with ``cv2.imdecode``;
-  without it only names and sizes are checked (fast).
+  with the end marker (a truncated file) and decodes with ``cv2.imdecode``
+  (:func:`mmdr.datasets.file_checks.decode_problem`, the check that names
+  the file of a sample that fails in training); without it only names and
+  sizes are checked (fast).
 
 Runs in parallel (``--workers``) with a progress bar, and writes a skip list
 (``--out``; default ``<first annotation file>_skip.txt``): header comments,
@@ -39,9 +41,11 @@ import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+# Running from a checkout without installing works too (mmdr, --decode).
+sys.path.insert(1,
+                osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', '..'))
 from parallel import run_parallel, warn_exit  # noqa: E402
 
-JPEG_START, JPEG_END = b'\xff\xd8', b'\xff\xd9'
 #: Kinds of problems, in the order the summary counts them.
 KINDS = ('missing folder', 'short RGB', 'short flow', 'empty file',
          'corrupt JPEG', 'too short')
@@ -121,23 +125,6 @@ def read_annotations(paths: Sequence[str]) -> List[Tuple[str, int]]:
     return clips
 
 
-def jpeg_problem(path: str) -> Optional[str]:
-    """Why a JPEG file is unusable (markers, decoding), or None."""
-    import cv2
-    import numpy as np
-
-    with open(path, 'rb') as f:
-        data = f.read()
-    if not data.startswith(JPEG_START):
-        return 'not a JPEG'
-    if not data.rstrip(b'\x00').endswith(JPEG_END):
-        return 'truncated JPEG'
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        return 'undecodable JPEG'
-    return None
-
-
 def _names(kind: str, count: int, opts: Dict) -> List[str]:
     start = opts['start_index']
     if kind == 'img':
@@ -193,9 +180,12 @@ def check_clip(task: Task) -> Tuple[str, List[Problem]]:
                              f'file(s) (first {empty[0]})'))
         to_decode += [n for n in names if sizes.get(n)]
     if opts['decode']:
+        # Imported here: the workers (spawned processes) of a check without
+        # --decode need none of mmdr.
+        from mmdr.datasets.file_checks import decode_problem
         bad = []
         for name in to_decode:
-            why = jpeg_problem(osp.join(folder, name))
+            why = decode_problem(osp.join(folder, name))
             if why:
                 bad.append(f'{name} ({why})')
         if bad:

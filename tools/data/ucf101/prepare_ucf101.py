@@ -28,13 +28,18 @@ mmaction2's tools looks the same):
   ``mmdr_ucf101_holdout_split_N_*.txt``: the official training list split
   into a training part and a held-out validation part by whole groups,
   ``--holdout-groups`` (default 2) per class, seeded (``--seed``); see
-  ``split_lists.py``. Real UCF-101, seed 0: split 1 train 9537 = trainpart
-  8510 + holdout 1027, test 3783; split 2 9586 = 8516 + 1070, test 3734;
-  split 3 9624 = 8552 + 1072, test 3696. The tool prints every list's size.
-* ``skipped.txt``: every video left out, one ``<Class>/<clip>  # reason``
-  line (corrupt: decord cannot open it, truncated, decode error, fewer than
-  2 frames; or listed in a split file but missing); the data set's skip
-  list format.
+  ``mmdr/datasets/splits/ucf101.py``, whose carve ``UCF101Dataset`` makes
+  in memory where these lists are absent (same clips). A carve whose
+  validation part would not be smaller than its training part is refused
+  before anything is written. Real UCF-101, seed 0: split 1 train 9537 =
+  trainpart 8510 + holdout 1027, test 3783; split 2 9586 = 8516 + 1070,
+  test 3734; split 3 9624 = 8552 + 1072, test 3696. The tool prints every
+  list's size.
+* ``skipped.txt``: every clip left out of every list, one
+  ``<Class>/<clip>  # reason`` line (corrupt: decord cannot open it,
+  truncated, decode error, fewer than 2 frames; or listed in a split file
+  but missing: no video, and with ``--lists-only`` no frame folder either);
+  the data set's skip list format.
 * ``mmdr_ucf101_prepare.json``: settings, the flow algorithm used, counts,
   skipped videos, the held-out groups and every list's size and SHA-256.
 
@@ -50,8 +55,11 @@ with other settings or from a changed video file, from scratch.
 
 Exit status: 0 when every video was prepared; also 0 (with a warning)
 when corrupt or missing videos were skipped, unless ``--strict`` (then 1);
-1 when something else failed (e.g. a write error). An interrupted run
-(Ctrl-C) exits 130 and resumes on the next call.
+1 when something else failed (e.g. a write error) or the run is refused
+(foreign files without ``--overwrite``, a validation carve not smaller than
+its training part); ``--dry-run`` refuses what the real run refuses, with
+the same status. An interrupted run (Ctrl-C) exits 130 and resumes on the
+next call.
 
 Nothing foreign is overwritten: a ``rawframes/`` folder not made by this
 tool (no ``rawframes/.mmdr_rawframes.json``) or made with other settings,
@@ -77,8 +85,16 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import extract_rawframes as ex  # noqa: E402
-import split_lists as sl  # noqa: E402
 from parallel import run_parallel, warn_exit  # noqa: E402
+
+if __name__ != '__mp_main__':
+    # The extraction workers (spawned processes, which import this file as
+    # __mp_main__) need none of the list logic: importing mmdr there would
+    # cost every worker seconds of start-up.
+    # Running from a checkout without installing works too.
+    sys.path.insert(
+        0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', '..'))
+    from mmdr.datasets.splits import ucf101 as sl  # noqa: E402
 
 ROOT_MARKER = '.mmdr_rawframes.json'
 META = 'mmdr_ucf101_prepare.json'
@@ -224,6 +240,22 @@ def human(num_bytes: float) -> str:
 # -------------------------------------------------------------- the steps
 
 
+def mmaction2_tree_hint(root: str) -> str:
+    """Where ``root`` holds mmaction2's lists: that it needs no preparation.
+
+    Returns:
+        str: A sentence to add to a message, or ``''``.
+    """
+    lists = sorted(glob.glob(osp.join(root, 'ucf101_train_split_*_*.txt')))
+    if not lists:
+        return ''
+    return (f'. {root} holds mmaction2\'s lists (e.g. '
+            f'{osp.basename(lists[0])}): such a tree needs no preparation; '
+            'train on it as it is (the validation part is carved in '
+            'memory): python tools/train.py configs/dr_ucf101.py --data-root '
+            f'{root}')
+
+
 def find_annotations(args: argparse.Namespace) -> str:
     """The folder of the official split files."""
     if args.annotations:
@@ -235,16 +267,17 @@ def find_annotations(args: argparse.Namespace) -> str:
     raise SystemExit(
         f'No classInd.txt in {args.root}/ucfTrainTestlist (or annotations/): '
         'unpack UCF101TrainTestSplits-RecognitionTask.zip there, or pass '
-        '--annotations')
+        f'--annotations{mmaction2_tree_hint(args.root)}')
 
 
-def load_splits(ann_dir: str, splits: Sequence[int]) -> Tuple[List[str], Dict]:
+def load_splits(ann_dir: str, splits: Sequence[int],
+                root: str) -> Tuple[List[str], Dict]:
     """classInd and the official train/test clips of every split."""
 
     def read(name: str) -> List[str]:
         path = osp.join(ann_dir, name)
         if not osp.isfile(path):
-            raise SystemExit(f'{path} is missing')
+            raise SystemExit(f'{path} is missing{mmaction2_tree_hint(root)}')
         with open(path) as f:
             return f.readlines()
 
@@ -272,7 +305,8 @@ def make_roles(classes: List[str], official: Dict,
     for split, (train, test) in official.items():
         try:
             trainpart, holdout, groups = sl.carve_holdout(
-                train, classes, split, args.holdout_groups, args.seed)
+                train, classes, split, args.holdout_groups, args.seed,
+                '--holdout-groups')
         except ValueError as err:
             raise SystemExit(str(err))
         roles[split] = dict(
@@ -340,7 +374,7 @@ def classify(videos: Sequence[str], videos_dir: str, rawframes: str,
     return state
 
 
-def frames_of_tree(rawframes: str, clips: Iterable[sl.Clip],
+def frames_of_tree(rawframes: str, clips: Iterable['sl.Clip'],
                    ours: bool) -> Dict[str, int]:
     """RGB counts of the usable frame folders of an existing tree.
 
@@ -482,7 +516,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     videos_dir = osp.join(root, 'videos')
     rawframes = osp.join(root, 'rawframes')
     ann_dir = find_annotations(args)
-    classes, official = load_splits(ann_dir, args.splits)
+    classes, official = load_splits(ann_dir, args.splits, root)
     roles, held = make_roles(classes, official, args)
     clips = {c.path: c for s in roles.values() for c in s['train'] + s['val']}
     videos = find_videos(videos_dir) if osp.isdir(videos_dir) else []
@@ -499,8 +533,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         n for s in args.splits for fmts in sl.list_names(s).values()
         for n in fmts.values()
     ]
-    if not args.dry_run:
-        our_files(root, list_files + [SKIPPED], meta_old, args.overwrite)
+    # A dry run refuses what the real run would, with the same status.
+    our_files(root, list_files + [SKIPPED], meta_old, args.overwrite)
 
     if args.lists_only:
         marker = read_json(osp.join(rawframes, ROOT_MARKER))
@@ -509,8 +543,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f'{rawframes}' + (' (finished folders of this tool)'
                                 if marker else ' (any img_ files)'))
         lists = all_lists(roles, frames, on_disk)
-        skipped = [(p, 'missing: listed in the split files, not under '
-                    'videos/') for p in missing]
+        # In no list: neither a video nor a frame folder (a tree of
+        # rawframes only has no videos, and its clips are in the lists).
+        skipped = [(p, 'missing: listed in the split files, neither under '
+                    'videos/ nor a frame folder under rawframes/')
+                   for p in missing if clips[p].frame_dir not in frames]
         if args.dry_run:
             print('Dry run: would write these lists:')
             print_lists(lists)
@@ -537,7 +574,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f', JPEG quality {args.jpeg_quality}' +
           (f', flow bound {args.bound:g} px' if algo != 'none' else ''))
     problem = tree_problem(rawframes, settings)
-    if problem and not args.overwrite and not args.dry_run:
+    if problem and not args.overwrite:
         raise SystemExit(problem)
     state = classify(videos, videos_dir, rawframes, settings)
     todo = state['new'] + [v for v, _ in state['redo']]
@@ -551,8 +588,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     if args.dry_run:
         print('Dry run: nothing is written.')
-        if problem and not args.overwrite:
-            print(f'Note: a real run would stop here: {problem}')
         estimate_disk(sorted(todo), videos_dir, settings, args)
         expected = {clips[p].frame_dir: 0 for p in clips if p in on_disk}
         print('Lists it would write (if every video extracts):')
