@@ -10,14 +10,12 @@ import glob
 import json
 import os.path as osp
 import re
-import subprocess
-import sys
 
 import pytest
 from config_groups import is_joint_training_twin
 from conftest import REPO, data_root_cfg_options
 from runs import (build_runner, dist_train_and_test, read_tested_metrics,
-                  tool_env)
+                  run_tool_main)
 from ucf101_fixtures import corrupt_file, write_mmaction2_tree
 from ucf101_options import (checkpoint_options, shrink_options,
                             write_pretrained_checkpoints)
@@ -66,50 +64,42 @@ def test_config_trains_distributed_and_tests(config, ucf101_root, checkpoints,
 
 
 def test_missing_pretrained_checkpoint_fails_before_training(
-        ucf101_root, tmp_path):
+        ucf101_root, tmp_path, monkeypatch, capsys):
     config = 'dr_ucf101.py'
     options = [
         *data_root_cfg_options(ucf101_root), *shrink_options(config),
-        'model.encoders.rgb.init_cfg.checkpoint=/nowhere/resnet18.pth'
+        'model.encoders.rgb.init_cfg.checkpoint=/nowhere/resnet18.pth',
+        'experiment_name=ucf101_missing_checkpoint'
     ]
-    result = subprocess.run([
-        sys.executable,
-        osp.join(REPO, 'tools/train.py'),
-        osp.join(REPO, 'configs', config), '--work-dir',
-        str(tmp_path / 'work'), '--cfg-options', *options
-    ],
-                            capture_output=True,
-                            text=True,
-                            cwd=REPO,
-                            env=tool_env())
-    assert result.returncode != 0
-    assert "init_cfg checkpoint '/nowhere/resnet18.pth' does not exist" in (
-        result.stderr)
+    with pytest.raises(
+            FileNotFoundError,
+            match="init_cfg checkpoint '/nowhere/resnet18.pth' does not "
+            'exist'):
+        run_tool_main('train.py', [
+            osp.join(REPO, 'configs', config), '--work-dir', tmp_path / 'work',
+            '--cfg-options', *options
+        ], monkeypatch, capsys)
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
 
 
-def _tool(name, *args):
-    return subprocess.run(
-        [sys.executable,
-         osp.join(REPO, 'tools', name), *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=tool_env())
-
-
-def test_mmaction2_tree_trains_and_tests_with_the_data_root_alone(tmp_path):
+def test_mmaction2_tree_trains_and_tests_with_the_data_root_alone(
+        tmp_path, monkeypatch, capsys):
     """The README's one command on mmaction2's rawframes and lists without
     classInd.txt: trained on the training part of an in-memory carve,
     selected and diagnosed on its validation part, tested on the official
-    test list."""
+    test list. Both tools run in this process."""
     root = tmp_path / 'ucf101'
     write_mmaction2_tree(str(root))
     config = osp.join(REPO, 'configs', 'dr_ucf101.py')
-    train = _tool('train.py', config, '--data-root', root, '--work-dir',
-                  tmp_path / 'work', '--cfg-options', *MMACTION2_TREE_OPTIONS)
-    log = train.stdout + train.stderr
-    assert train.returncode == 0, log[-4000:]
+    # The last epoch's checkpoint only, without the optimiser's state.
+    options = [
+        *MMACTION2_TREE_OPTIONS, 'default_hooks.checkpoint.save_best=None',
+        'default_hooks.checkpoint.save_optimizer=False'
+    ]
+    _, log = run_tool_main('train.py', [
+        config, '--data-root', root, '--work-dir', tmp_path / 'work',
+        '--cfg-options', *options, 'experiment_name=ucf101_data_root_train'
+    ], monkeypatch, capsys)
     for subset in ('train', 'val'):
         assert re.search(
             f"split 1 '{subset}' is the .* part of {root}/"
@@ -119,11 +109,13 @@ def test_mmaction2_tree_trains_and_tests_with_the_data_root_alone(tmp_path):
     (record, ) = json.load(open(tmp_path / 'work' / 'dr_history.json'))
     assert record['epoch'] == 1 and set(
         record['modalities']) == {'rgb', 'flow'}
-    tested = _tool('test.py', config, tmp_path / 'work' / 'epoch_2.pth',
-                   '--data-root', root, '--work-dir', tmp_path / 'test',
-                   '--cfg-options', *MMACTION2_TREE_OPTIONS)
-    assert tested.returncode == 0, (tested.stdout + tested.stderr)[-4000:]
-    _, metrics = read_tested_metrics(tested.stdout)
+    _, log = run_tool_main('test.py', [
+        config, tmp_path / 'work' / 'epoch_2.pth', '--data-root', root,
+        '--work-dir', tmp_path / 'test', '--cfg-options', *options,
+        'experiment_name=ucf101_data_root_test'
+    ], monkeypatch, capsys)
+    assert f"split 1 'test' is {root}/ucf101_val_split_1_rawframes.txt" in log
+    _, metrics = read_tested_metrics(log)
     assert 0.0 <= metrics['acc/top1'] <= 1.0
 
 

@@ -17,7 +17,7 @@ from av_fixtures import (cremad_clip_names, write_cremad_authors_tree,
                          write_garbage, write_ogm_ge_cremad_tree)
 from av_options import av_shrink_options
 from conftest import REPO
-from runs import read_tested_metrics
+from runs import read_tested_metrics, run_tool_main
 
 #: 6 actors x 11 clips: test.csv 7, train.csv 59: the carve validates on 6
 #: (10 %), one per emotion at least, as D&R's k-means (k = 6) needs.
@@ -26,9 +26,9 @@ CONFIG = osp.join(REPO, 'configs', 'dr_cremad.py')
 
 
 def _sizes(name):
-    """Epochs, batches, crops, audio length, D&R after epoch 1, one epoch
-    checkpoint (each is 270 MB): sizes only (num_workers=0 alone: the
-    tools drop persistent_workers)."""
+    """Epochs, batches, crops, audio length, D&R after epoch 1, the best
+    checkpoint only (each epoch's would be 270 MB): sizes only
+    (num_workers=0 alone: the tools drop persistent_workers)."""
     return [
         option for option in av_shrink_options('dr_cremad.py')
         if 'persistent_workers' not in option
@@ -36,18 +36,12 @@ def _sizes(name):
         f'{loader}_dataloader.batch_size=64'
         for loader in ('train', 'val', 'test')
     ] + [
-        'default_hooks.checkpoint.interval=2',
+        # One checkpoint (the best), without the optimiser's state.
+        'default_hooks.checkpoint.interval=3',
+        'default_hooks.checkpoint.save_last=False',
+        'default_hooks.checkpoint.save_optimizer=False',
         f'experiment_name={name}'  # one logger per run in this process
     ]
-
-
-def _tool(tool, args, monkeypatch, capsys):
-    """Run ``tools/<tool>``'s main with ``args`` as its command line."""
-    main = runpy.run_path(osp.join(REPO, 'tools', tool))['main']
-    monkeypatch.setattr(sys, 'argv', [tool, *map(str, args)])
-    status = main()
-    out = capsys.readouterr()
-    return status, out.out + out.err
 
 
 @pytest.mark.parametrize('layout', ['authors', 'ogm_ge'])
@@ -63,7 +57,7 @@ def test_train_and_test_with_the_data_root_only(layout, tmp_path, monkeypatch,
         frames = 'Image-01-FPS/<clip>/*, read in name order (00000.jpg'
         audio = 'AudioWAV/<clip>.wav'
     work = tmp_path / 'work'
-    _, log = _tool('train.py', [
+    _, log = run_tool_main('train.py', [
         CONFIG, '--data-root', root, '--work-dir', work, '--cfg-options',
         *_sizes(f'{layout}_train')
     ], monkeypatch, capsys)
@@ -79,7 +73,7 @@ def test_train_and_test_with_the_data_root_only(layout, tmp_path, monkeypatch,
     assert set(record['modalities']) == {'audio', 'visual'}
     # tools/test.py on the selected checkpoint: test.csv's 7 clips.
     best = next(work.glob('best_acc_top1_epoch_*.pth'))
-    _, log = _tool('test.py', [
+    _, log = run_tool_main('test.py', [
         CONFIG, best, '--data-root', root, '--work-dir', tmp_path / 'test',
         '--cfg-options', *_sizes(f'{layout}_test')
     ], monkeypatch, capsys)
