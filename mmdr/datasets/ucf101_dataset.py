@@ -386,7 +386,8 @@ class UCF101Dataset(BaseMultiModalDataset):
             raise ValueError(
                 f'UCF101Dataset: {err} (no classInd.txt in {self.data_root}:'
                 ' the class names come from the lists)') from None
-        return tuple(names), 'named by the lists (no classInd.txt)'
+        return tuple(
+            names), "the lists' class folders and labels (no classInd.txt)"
 
     def _labels(self, rows: List[Row], classes: Sequence[str],
                 names_from: str) -> List[int]:
@@ -580,6 +581,8 @@ class UCF101Dataset(BaseMultiModalDataset):
         rows = self._read_rows()
         classes, names_from = self._class_names(rows)
         self._metainfo['classes'] = classes
+        # Named by the class-count checks (mmdr.utils.dataset_classes).
+        self.class_source = names_from
         labels = self._labels(rows, classes, names_from)
         if carve_role is not None:
             kept = self._carve(rows, labels, classes, carve_role)

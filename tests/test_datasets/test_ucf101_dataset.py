@@ -22,6 +22,7 @@ from ucf101_fixtures import DEFAULT_CLASSES, write_mmaction2_tree
 
 from mmdr.datasets.splits.ucf101 import list_names
 from mmdr.registry import DATASETS
+from mmdr.utils.dataset_classes import describe_classes
 from mmdr.utils import register_all_modules
 
 register_all_modules()
@@ -269,6 +270,11 @@ def test_mmaction2_rawframes_tree_trains_on_a_carve(tmp_path, class_ind):
     for dataset in (train, val, test):
         assert dataset.metainfo['classes'] == DEFAULT_CLASSES
         assert dataset.data_format == 'rawframes'
+    # Where the classes came from, as the class-count checks name it.
+    assert describe_classes(train, 'train_dataloader.dataset').endswith(
+        f'(from classInd.txt at {root / "annotations" / "classInd.txt"})'
+        if class_ind else
+        "(from the lists' class folders and labels (no classInd.txt))")
     assert (len(train), len(val), len(test)) == (9, 6, 6)
     assert sorted(_clips(train) + _clips(val)) == sorted(tree['train'][1])
     assert _clips(test) == tree['test'][1]  # mmaction2's val list

@@ -20,7 +20,7 @@ from mmdr.diagnosis import (KMEANS_BACKENDS, MIN_SAMPLES_PER_CLUSTER,
                             small_split_warning)
 from mmdr.registry import DATASETS, HOOKS
 from mmdr.utils.dataset_classes import (describe_classes, describe_dataset,
-                                        num_dataset_classes, unwrap_dataset)
+                                        num_dataset_classes)
 from mmdr.utils.dist_utils import gather_in_sampler_order, tensors_fingerprint
 from mmdr.utils.random_state import preserved_random_state
 
@@ -476,7 +476,7 @@ class DRHook(Hook):
                 f'DRHook: the validation split has {len(val_set)} samples, '
                 f'fewer than the {self._k_text} (k-means clusters); '
                 'diagnosis needs at least one sample per cluster. '
-                f'{self._larger_val_remedy(val_set)}')
+                f'{self._larger_val_remedy()}')
         cap = self.max_train_samples
         if cap == 'val':
             cap = len(val_set)
@@ -489,7 +489,7 @@ class DRHook(Hook):
                 f'DRHook: {len(train_set)} training samples are fewer than '
                 f'the {self._k_text}. {self._larger_train_remedy()}')
         for side, dataset, remedy in (('validation', val_set,
-                                       self._larger_val_remedy(val_set)),
+                                       self._larger_val_remedy()),
                                       ('training', train_set,
                                        self._larger_train_remedy())):
             warning = small_split_warning(side, len(dataset),
@@ -543,13 +543,11 @@ class DRHook(Hook):
                 'a num_classes')
         self.num_clusters = k
 
-    def _larger_val_remedy(self, val_set: Dataset) -> str:
+    def _larger_val_remedy(self) -> str:
         """How to diagnose on a larger validation split, in words."""
-        # A data set may say how its validation split is made larger.
-        hint = getattr(unwrap_dataset(val_set), 'val_split_hint', None) or (
-            f'{self._val_where()} with an annotation file that lists more '
-            "samples (e.g. the preparation tool's option for the size of "
-            'the validation carve)')
+        hint = (f'{self._val_where()} with an annotation file that lists '
+                "more samples (e.g. the preparation tool's option for the "
+                'size of the validation carve)')
         return (f'Diagnose on a larger validation split (at least '
                 f'{MIN_SAMPLES_PER_CLUSTER * self.num_clusters} samples): '
                 f'{hint}. DRHook(max_train_samples=...) caps the training '
