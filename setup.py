@@ -143,7 +143,8 @@ if __name__ == '__main__':
         ],
         extras_require=dict(
             tests=['pytest>=8,<10'],
-            # mim train / mim test / mim search (verified: openmim 0.3.9).
-            mim=['openmim>=0.3.9,<0.4']),
+            # mim train / mim test / mim search (verified: openmim 0.3.9,
+            # which imports pkg_resources, gone from setuptools 82 on).
+            mim=['openmim>=0.3.9,<0.4', 'setuptools<82']),
         license='Apache License 2.0',
         zip_safe=False)
