@@ -3,11 +3,11 @@ each with its paper, and results equal to the benchmark report they come
 from."""
 import glob
 import os.path as osp
-import re
 from collections import Counter
 
 import pytest
 import yaml
+from benchmark_report import benchmark_results
 from conftest import REPO
 
 
@@ -24,27 +24,6 @@ def all_models() -> list:
     return [
         model for path in metafiles() for model in load_yaml(path)['Models']
     ]
-
-
-def benchmark_results() -> dict:
-    """Test accuracy rows of docs/benchmark/cpu_results.md.
-
-    Returns:
-        dict: ``(setting, method)`` to ``(mean, std, seeds)`` as written.
-    """
-    rows, setting = {}, None
-    with open(osp.join(REPO, 'docs/benchmark/cpu_results.md')) as f:
-        for line in f:
-            heading = re.match(r'## (\S+)$', line.strip())
-            if heading:
-                setting = heading.group(1)
-            row = re.match(r'\| (\w+) \| (\d+) \| ([\d.]+) ± ([\d.]+) \|',
-                           line)
-            if row and setting:
-                rows[(setting, row.group(1))] = (float(row.group(3)),
-                                                 float(row.group(4)),
-                                                 int(row.group(2)))
-    return rows
 
 
 def benchmark_key(config: str) -> tuple:
@@ -111,8 +90,8 @@ def test_results_are_the_benchmark_report():
         (result, ) = model['Results']
         assert result['Task'] == 'Multimodal Classification'
         assert result['Metrics'] == {
-            'Top 1 Accuracy': mean,
-            'Top 1 Accuracy Std': std
+            'Top 1 Accuracy': float(mean),
+            'Top 1 Accuracy Std': float(std)
         }, model['Name']
         metadata = model['Metadata']
         assert metadata['Seeds'] == seeds
