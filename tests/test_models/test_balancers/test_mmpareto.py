@@ -1,8 +1,9 @@
 """MMPareto: the encoder gradients after one step through
 BalancedOptimWrapper against a reference computed here as the authors'
 ``train_epoch`` does (one backward per loss), with two and with three
-modalities; gamma's factor; the errors; the config; and under DDP (2 processes) identical
-ranks that equal one process holding the whole batch."""
+modalities; gamma's factor; the errors; the config; and under DDP (2
+processes) identical ranks that equal one process holding the whole
+batch."""
 import copy
 import json
 import os
