@@ -3,27 +3,38 @@
 Example:
     python tools/test.py configs/jt_mfeat.py \
         work_dirs/jt_mfeat/best_acc_top1_epoch_12.pth
+
+The order in which the arguments reach the config is in ``--help``
+(:data:`MERGE_ORDER`).
 """
 import argparse
 import json
 import os
 import os.path as osp
-import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from mmdr.utils import apply_data_options  # noqa: E402
-from mmdr.utils import register_all_modules  # noqa: E402
-from mmdr.utils import setup_cpu_distributed  # noqa: E402
-from mmdr.utils import teardown_distributed  # noqa: E402
+from mmdr.utils import (apply_data_options, register_all_modules,
+                        set_data_root, setup_cpu_distributed,
+                        teardown_distributed)
+
+#: How the arguments reach the config (shown by --help).
+MERGE_ORDER = (
+    'The arguments reach the config in the order of mmaction2\'s '
+    'tools/test.py: --data-root and --launcher, then --cfg-options, then '
+    '--work-dir and the checkpoint, which win over the same keys given '
+    'in --cfg-options (--work-dir a --cfg-options work_dir=b writes to a; '
+    'the checkpoint is always the one named). --dump comes last, unlike '
+    'in mmaction2\'s tool, so that it adds its DumpResults to the '
+    'evaluator that --cfg-options may have set; then the loaders left '
+    'without workers lose persistent_workers.')
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Test a multimodal recogniser')
+        description='Test a multimodal recogniser', epilog=MERGE_ORDER)
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
@@ -40,7 +51,8 @@ def parse_args() -> argparse.Namespace:
         '--cfg-options',
         nargs='+',
         action=DictAction,
-        help='override config settings')
+        help='override config settings; merged between the other '
+        'arguments (see below)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -54,10 +66,23 @@ def parse_args() -> argparse.Namespace:
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Merge the command-line arguments into the config."""
+    """Merge the command-line arguments into the config.
+
+    In the order of :data:`MERGE_ORDER`.
+
+    Args:
+        cfg (Config): The config file's config, changed in place.
+        args (argparse.Namespace): The parsed command line.
+
+    Returns:
+        Config: The config to test with.
+    """
+    if args.data_root is not None:
+        set_data_root(cfg, args.data_root)
+    cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    apply_data_options(cfg, args.data_root)
+
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
@@ -67,6 +92,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         raise SystemExit(f'checkpoint {args.checkpoint} not found')
     cfg.load_from = args.checkpoint
     cfg.resume = False
+
     if args.dump is not None:
         if not args.dump.endswith(('.pkl', '.pickle')):
             raise SystemExit(f'--dump {args.dump}: use a .pkl file')
@@ -78,7 +104,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
             cfg.test_evaluator = [*evaluator, dump_metric]
         else:
             cfg.test_evaluator = [evaluator, dump_metric]
-    cfg.launcher = args.launcher
+    # The data root is set above; this drops persistent_workers from the
+    # loaders that the final config leaves without workers.
+    apply_data_options(cfg)
     return cfg
 
 
@@ -86,7 +114,7 @@ def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = merge_args(Config.fromfile(args.config), args)
-    setup_cpu_distributed(cfg, args.launcher)
+    setup_cpu_distributed(cfg, cfg.launcher)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

@@ -5,33 +5,48 @@ Examples:
     python tools/train.py configs/jt_mfeat.py --resume
     torchrun --nproc_per_node=2 tools/train.py configs/jt_mfeat.py \
         --launcher pytorch
+
+The order in which the arguments reach the config is in ``--help``
+(:data:`MERGE_ORDER`).
 """
 import argparse
 import json
 import os
 import os.path as osp
-import sys
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.dist import barrier, is_main_process
 from mmengine.runner import Runner
 
-# Running from a checkout without installing works too.
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..'))
-from mmdr.diagnosis import format_dr_history  # noqa: E402
-from mmdr.engine.hooks import DRHook  # noqa: E402
-from mmdr.engine.optimizers import amp_optim_wrapper_cfg  # noqa: E402
-from mmdr.utils import check_no_earlier_run  # noqa: E402
-from mmdr.utils import apply_data_options  # noqa: E402
-from mmdr.utils import register_all_modules  # noqa: E402
-from mmdr.utils import setup_cpu_distributed  # noqa: E402
-from mmdr.utils import teardown_distributed  # noqa: E402
+from mmdr.diagnosis import format_dr_history
+from mmdr.engine.hooks import DRHook
+from mmdr.engine.optimizers import amp_optim_wrapper_cfg
+from mmdr.utils import (apply_data_options, check_no_earlier_run,
+                        register_all_modules, set_data_root,
+                        setup_cpu_distributed, teardown_distributed)
+
+#: How the arguments reach the config (shown by --help).
+MERGE_ORDER = (
+    'The arguments reach the config in the order of mmaction2\'s '
+    'tools/train.py: those that set a value (--data-root, --work-dir, '
+    '--resume, --auto-scale-lr, the seed options, --launcher) before '
+    '--cfg-options, which wins where it sets the same key (--work-dir a '
+    '--cfg-options work_dir=b trains in b). Those that change what the '
+    'config ends with come after --cfg-options, unlike in mmaction2\'s '
+    'tool, so that they see the options: --amp switches the final '
+    'optim_wrapper to its mixed-precision form; --no-validate removes the '
+    'validation loop and hands its data set, as the options left it, to '
+    'D&R (an option naming val_dataloader would otherwise fail); and '
+    'loaders left without workers lose persistent_workers. Also unlike '
+    'mmaction2\'s tool, --seed, --diff-rank-seed and --deterministic '
+    'update the config\'s randomness even where the config sets it, as '
+    'every mmdr config does.')
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Train a multimodal recogniser')
+        description='Train a multimodal recogniser', epilog=MERGE_ORDER)
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument(
@@ -77,7 +92,8 @@ def parse_args() -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. '
-        'train_cfg.max_epochs=5 model.fusion.type=SumFusion')
+        'train_cfg.max_epochs=5 model.fusion.type=SumFusion; merged after '
+        'the other arguments (see below)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -91,40 +107,26 @@ def parse_args() -> argparse.Namespace:
 
 
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
-    """Merge the command-line arguments into the config."""
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    apply_data_options(cfg, args.data_root)
+    """Merge the command-line arguments into the config.
+
+    In the order of :data:`MERGE_ORDER`: ``--cfg-options`` after the
+    arguments that set values, before those that change what the config
+    ends with.
+
+    Args:
+        cfg (Config): The config file's config, changed in place.
+        args (argparse.Namespace): The parsed command line.
+
+    Returns:
+        Config: The config to train with.
+    """
+    if args.data_root is not None:
+        set_data_root(cfg, args.data_root)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
-
-    if args.no_validate:
-        # No validation loop, but D&R still diagnoses on the validation
-        # split: hand its data set to the hook before the loader goes.
-        val_loader = cfg.get('val_dataloader') or {}
-        for hook in cfg.get('custom_hooks') or []:
-            if hook.get('type') == 'DRHook' and 'dataset' in val_loader:
-                hook.setdefault('val_dataset', val_loader['dataset'])
-                hook.setdefault('batch_size', val_loader.get('batch_size'))
-                hook.setdefault('num_workers', val_loader.get('num_workers'))
-        cfg.val_cfg = None
-        cfg.val_dataloader = None
-        cfg.val_evaluator = None
-        # Nothing to select on: keep the checkpoint hook from asking for a
-        # validation metric.
-        cfg.default_hooks.checkpoint.pop('save_best', None)
-
-    if args.amp:
-        if not torch.cuda.is_available():
-            raise SystemExit('--amp trains in mixed precision on a GPU; '
-                             'this machine has no CUDA device')
-        try:
-            cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper)
-        except ValueError as err:
-            raise SystemExit(f'{args.config}: {err}')
 
     if args.resume == 'auto':
         cfg.resume = True
@@ -145,6 +147,36 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
         cfg.randomness = randomness
 
     cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise SystemExit('--amp trains in mixed precision on a GPU; '
+                             'this machine has no CUDA device')
+        try:
+            cfg.optim_wrapper = amp_optim_wrapper_cfg(cfg.optim_wrapper)
+        except ValueError as err:
+            raise SystemExit(f'{args.config}: {err}')
+
+    if args.no_validate:
+        # No validation loop, but D&R still diagnoses on the validation
+        # split: hand its data set to the hook before the loader goes.
+        val_loader = cfg.get('val_dataloader') or {}
+        for hook in cfg.get('custom_hooks') or []:
+            if hook.get('type') == 'DRHook' and 'dataset' in val_loader:
+                hook.setdefault('val_dataset', val_loader['dataset'])
+                hook.setdefault('batch_size', val_loader.get('batch_size'))
+                hook.setdefault('num_workers', val_loader.get('num_workers'))
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+        # Nothing to select on: keep the checkpoint hook from asking for a
+        # validation metric.
+        cfg.default_hooks.checkpoint.pop('save_best', None)
+    # The data root is set above; this drops persistent_workers from the
+    # loaders that the final config leaves without workers.
+    apply_data_options(cfg)
     return cfg
 
 
@@ -195,7 +227,7 @@ def main() -> None:
     register_all_modules(init_default_scope=False)
     cfg = merge_args(Config.fromfile(args.config), args)
     check_no_earlier_run(cfg.work_dir, bool(cfg.get('resume', False)))
-    setup_cpu_distributed(cfg, args.launcher)
+    setup_cpu_distributed(cfg, cfg.launcher)
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

@@ -5,13 +5,15 @@ from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
                     Sequence, Tuple, Union)
 
 import soundfile
+from mmaction.datasets.transforms import \
+    LoadAudioFeature as MMActionLoadAudioFeature
 from mmengine.logging import print_log
 
 from . import av_layout
 from .base_multimodal_dataset import BaseMultiModalDataset
 from .file_checks import file_problem
 from .splits import stratified_carve
-from .transforms.audio import LoadAudioFeature, LoadWaveform
+from .transforms.audio import LoadAudioFeatureFile, LoadWaveform
 
 #: Layout and split messages already logged in this process: a data set is
 #: built once per loader and again by every D&R diagnosis.
@@ -123,8 +125,8 @@ class AudioVisualClipDataset(BaseMultiModalDataset):
             unless absolute; overrides ``split`` and ``subset``.
         audio_suffix (str, optional): The audio files' suffix, e.g.
             ``'.wav'`` (waveforms) or ``'.pt'``, ``'.npy'`` (features read
-            by ``LoadAudioFeature``); None finds it among the suffixes the
-            pipeline reads. Defaults to None.
+            by ``LoadAudioFeatureFile``); None finds it among the suffixes
+            the pipeline reads. Defaults to None.
         data_prefix (dict, optional): Folders of ``visual`` and ``audio``
             under ``data_root``; a key left out is found. Defaults to None.
         filename_tmpl (str, optional): Frame file names, numbered from 1,
@@ -393,6 +395,7 @@ class AudioVisualClipDataset(BaseMultiModalDataset):
         Returns:
             list[dict]: One dict per clip.
         """
+        self._refuse_mmaction_audio_loader()
         rows = self.split_rows()
         if not rows:
             raise ValueError(f'{type(self).__name__}: {self.ann_file} lists '
@@ -454,8 +457,27 @@ class AudioVisualClipDataset(BaseMultiModalDataset):
         """The pipeline's audio loaders (inside wrappers too)."""
         return [
             t for t in _transforms(self.pipeline.transforms)
-            if isinstance(t, (LoadWaveform, LoadAudioFeature))
+            if isinstance(t, (LoadWaveform, LoadAudioFeatureFile))
         ]
+
+    def _refuse_mmaction_audio_loader(self) -> None:
+        """Refuse mmaction2's ``LoadAudioFeature`` as the audio loader.
+
+        It has the former name of :class:`LoadAudioFeatureFile`, so an old
+        config reaches it through the parent registry; it writes
+        ``'audios'``, which is not packed, and pads missing files with
+        zeros or noise. Inside a wrapper (e.g. a ``ModalityPipeline`` whose
+        ``out_key`` is ``'audios'``) it may be meant, and is left alone.
+        """
+        if any(
+                isinstance(t, MMActionLoadAudioFeature)
+                for t in self.pipeline.transforms):
+            raise ValueError(
+                f"{type(self).__name__}: the pipeline's LoadAudioFeature is "
+                "mmaction2's transform, which writes 'audios' rather than "
+                "'audio' and pads missing files with zeros or noise; mmdr's "
+                'loader of .pt / .npy features, formerly LoadAudioFeature, '
+                'is LoadAudioFeatureFile')
 
     def _find_layout(self, rows: List[ListRow]) -> None:
         """Set the folders, the frame naming and the audio suffix; log them.
@@ -505,7 +527,7 @@ class AudioVisualClipDataset(BaseMultiModalDataset):
             if any(isinstance(t, LoadWaveform)
                    for t in loaders) or not loaders:
                 readable += av_layout.WAVEFORM_SUFFIXES
-            if any(isinstance(t, LoadAudioFeature)
+            if any(isinstance(t, LoadAudioFeatureFile)
                    for t in loaders) or not loaders:
                 readable += av_layout.FEATURE_SUFFIXES
             suffix, there = av_layout.audio_suffix(self.data_prefix['audio'],
@@ -528,7 +550,7 @@ class AudioVisualClipDataset(BaseMultiModalDataset):
         elif name.endswith(av_layout.FEATURE_SUFFIXES):
             advice = (
                 'these are precomputed features: train with a config '
-                'whose audio front-end is LoadAudioFeature' +
+                'whose audio front-end is LoadAudioFeatureFile' +
                 (f' ({self.FEATURE_CONFIG})' if self.FEATURE_CONFIG else ''))
         else:
             advice = ('these are waveforms: train with a config whose audio '

@@ -35,7 +35,7 @@ FRAME_FOLDERS = ('visual', 'Image-*-FPS')
 #: ``audio_spec``.
 AUDIO_FOLDERS = ('audio', 'AudioWAV', 'audio_spec')
 #: Suffixes of waveform files (read by soundfile) and of precomputed
-#: features (read by ``LoadAudioFeature``).
+#: features (read by ``LoadAudioFeatureFile``).
 WAVEFORM_SUFFIXES = ('.wav', '.flac', '.ogg')
 FEATURE_SUFFIXES = ('.pt', '.npy')
 #: Suffixes recognised as audio of some kind, for the message of a file

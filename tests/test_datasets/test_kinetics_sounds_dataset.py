@@ -198,5 +198,23 @@ def test_ogm_ge_spectrogram_files(tmp_path):
     with pytest.raises(ValueError) as err:
         DATASETS.build(dict(cfg, data_root=str(root)))
     assert (f'{root}/audio_spec/{sorted(clips)[0]}.pkl is the audio of the '
-            'first clips, which the pipeline (LoadAudioFeature) cannot read'
-            in str(err.value) and 'save them as .npy' in str(err.value))
+            'first clips, which the pipeline (LoadAudioFeatureFile) cannot '
+            'read' in str(err.value) and 'save them as .npy' in str(err.value))
+
+
+def test_mmaction2_audio_loader_is_refused_naming_ours(root):
+    """A config naming LoadAudioFeature, our loader's former name, gets
+    mmaction2's transform of that name; the data set refuses it."""
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', '_base_', 'datasets',
+                 'kinetics_sounds_fbank.py')).test_dataloader.dataset
+    pipeline = [
+        dict(t, type='LoadAudioFeature')
+        if t['type'] == 'LoadAudioFeatureFile' else t for t in cfg.pipeline
+    ]
+    with pytest.raises(
+            ValueError,
+            match="^KineticsSoundsDataset: the pipeline's LoadAudioFeature is "
+            "mmaction2's transform, which writes 'audios'.*formerly "
+            'LoadAudioFeature, is LoadAudioFeatureFile$'):
+        DATASETS.build(dict(cfg, data_root=root, pipeline=pipeline))

@@ -4,7 +4,6 @@ Small synthetic Multiple Features data (the real file format) keep every run
 to seconds on a CPU.
 """
 import glob
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -19,7 +18,7 @@ from log_capture import captured_log
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
-from runs import free_port, run_tool
+from runs import free_port, run_tool, run_tool_main
 
 from mmdr.utils import register_all_modules
 
@@ -265,24 +264,6 @@ def test_no_validate_still_relearns_after_the_diagnosed_epochs(
         abs=5e-5)
 
 
-def _load_tool(name):
-    """tools/<name>.py as a module, to run its argument handling (or main)
-    in this process."""
-    spec = importlib.util.spec_from_file_location(
-        f'mmdr_tools_{name}', osp.join(REPO, 'tools', f'{name}.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
-
-
-def _config_args(tool, monkeypatch, *argv):
-    """The config that ``tools/<tool>.py *argv`` would run."""
-    module = _load_tool(tool)
-    monkeypatch.setattr(sys, 'argv', [f'{tool}.py', *map(str, argv)])
-    args = module.parse_args()
-    return module, module.merge_args(Config.fromfile(args.config), args)
-
-
 def test_num_workers_0_alone_trains_and_data_root_reaches_every_loader(
         mfeat_root, tmp_path, monkeypatch, capsys):
     # Persistent training workers, as the video configs have, and a
@@ -297,38 +278,23 @@ def test_num_workers_0_alone_trains_and_data_root_reaches_every_loader(
         f'{missing})\n' + ''.join(f'{split}_dataloader = dict({missing})\n'
                                   for split in ('val', 'test')))
     work = tmp_path / 'work'
-    trainer, cfg = _config_args('train', monkeypatch, config, '--work-dir',
-                                work, '--data-root', mfeat_root, '--test-best',
-                                '--cfg-options',
-                                'train_dataloader.num_workers=0',
-                                'train_cfg.max_epochs=1')
-    assert cfg.train_dataloader.persistent_workers is False
-    capsys.readouterr()
     with captured_log() as records:
-        trainer.main()
+        _, out = run_tool_main('train.py', [
+            config, '--work-dir', work, '--data-root', mfeat_root,
+            '--test-best', '--cfg-options', 'train_dataloader.num_workers=0',
+            'train_cfg.max_epochs=1', 'experiment_name=workers_train'
+        ], monkeypatch, capsys)
     assert [r.getMessage() for r in records
             if 'is dropped' in r.getMessage()] == [
                 'train_dataloader: num_workers=0, so persistent_workers=True '
                 'is dropped (PyTorch allows it only with workers)'
             ]
     assert osp.isfile(work / 'epoch_1.pth')
-    best, metrics = printed_metrics(capsys.readouterr().out)
+    best, metrics = printed_metrics(out)
 
     # tools/test.py with --data-root alone gives the same test metrics.
-    tester, cfg = _config_args('test', monkeypatch, config, best, '--work-dir',
-                               tmp_path / 'test', '--data-root', mfeat_root)
-    assert cfg.test_dataloader.dataset.data_root == mfeat_root
-    tester.main()
-    assert printed_metrics(capsys.readouterr().out)[1] == metrics
-
-
-def test_data_root_reaches_dr_hook_without_validation(mfeat_root, tmp_path,
-                                                      monkeypatch):
-    _, cfg = _config_args('train', monkeypatch,
-                          osp.join(REPO, 'configs/dr_mfeat.py'), '--data-root',
-                          mfeat_root, '--no-validate')
-    assert cfg.val_dataloader is None
-    (hook, ) = cfg.custom_hooks
-    # D&R's validation data set, taken over from the dropped loader.
-    assert hook.val_dataset.data_root == mfeat_root
-    assert cfg.train_dataloader.dataset.data_root == mfeat_root
+    _, out = run_tool_main('test.py', [
+        config, best, '--work-dir', tmp_path / 'test', '--data-root',
+        mfeat_root, '--cfg-options', 'experiment_name=workers_test'
+    ], monkeypatch, capsys)
+    assert printed_metrics(out)[1] == metrics

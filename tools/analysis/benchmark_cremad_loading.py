@@ -12,7 +12,7 @@ front-end:
   ``CachedAudioFeature`` (warm: the cache is filled by a first pass);
 - ``fbank``: the 128-bin Kaldi filterbank (1,024 frames) from the same
   WAV files (resampled to 16 kHz), on the fly and cached, and read from the
-  reference's precomputed ``audio/<clip>.pt`` files (``LoadAudioFeature``;
+  reference's precomputed ``audio/<clip>.pt`` files (``LoadAudioFeatureFile``;
   the tree must be prepared with ``--audio both`` or ``fbank``).
 
 Example:
@@ -94,7 +94,7 @@ def main() -> None:
             ('fbank', 'cached (warm)',
              with_audio(dataset_cfg, FBANK, cache_dir=cache), True),
             ('fbank', 'reference .pt files',
-             with_audio(dataset_cfg, [dict(type='LoadAudioFeature')],
+             with_audio(dataset_cfg, [dict(type='LoadAudioFeatureFile')],
                         '.pt'), False),
         ]
         for frontend, source, ds, warm_up in variants:

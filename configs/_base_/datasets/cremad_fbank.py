@@ -6,7 +6,7 @@
 # finds the suffix (.pt, else .npy) among the files.
 _base_ = ['./cremad.py']
 
-audio_frontend = [dict(type='LoadAudioFeature')]
+audio_frontend = [dict(type='LoadAudioFeatureFile')]
 train_pipeline = [{{_base_.visual_train}}, *audio_frontend,
                   dict(type='PackMultiModalInputs')]
 test_pipeline = [{{_base_.visual_test}}, *audio_frontend,

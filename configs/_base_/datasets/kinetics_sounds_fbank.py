@@ -4,13 +4,13 @@
 # data set finds the folder and suffix among the files.
 _base_ = ['./kinetics_sounds.py']
 
-# The visual branches of kinetics_sounds.py, LoadAudioFeature for audio.
+# The visual branches of kinetics_sounds.py, LoadAudioFeatureFile for audio.
 train_dataloader = dict(
     dataset=dict(pipeline=[{{_base_.visual_train}},
-                           dict(type='LoadAudioFeature'),
+                           dict(type='LoadAudioFeatureFile'),
                            dict(type='PackMultiModalInputs')]))
 val_dataloader = dict(
     dataset=dict(pipeline=[{{_base_.visual_test}},
-                           dict(type='LoadAudioFeature'),
+                           dict(type='LoadAudioFeatureFile'),
                            dict(type='PackMultiModalInputs')]))
 test_dataloader = val_dataloader

@@ -1,4 +1,4 @@
-from .audio import (CachedAudioFeature, KaldiFbank, LoadAudioFeature,
+from .audio import (CachedAudioFeature, KaldiFbank, LoadAudioFeatureFile,
                     LoadWaveform, LogSpectrogram)
 from .formatting import PackMultiModalInputs
 from .frame_decode import FrameDecode
@@ -7,8 +7,8 @@ from .modality_pipeline import ModalityPipeline, SelectClipFrames
 
 __all__ = [
     'CachedAudioFeature', 'FrameDecode', 'ImageToFloat', 'KaldiFbank',
-    'LoadAudioFeature', 'LoadWaveform', 'LogSpectrogram', 'ModalityPipeline',
-    'PackMultiModalInputs', 'SelectClipFrames'
+    'LoadAudioFeatureFile', 'LoadWaveform', 'LogSpectrogram',
+    'ModalityPipeline', 'PackMultiModalInputs', 'SelectClipFrames'
 ]
 from .fixed_noise import FixedNoise  # noqa: E402
 

@@ -10,9 +10,9 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from mmdr.audio import (FBANK_NORM_MEAN, FBANK_NORM_STD, AudioFileError,
-                        kaldi_fbank, log_stft, open_atomic, read_audio,
-                        tile_or_cut)
+                        kaldi_fbank, log_stft, read_audio, tile_or_cut)
 from mmdr.registry import TRANSFORMS
+from mmdr.utils.atomic_write import open_atomic
 
 
 @TRANSFORMS.register_module()
@@ -247,7 +247,7 @@ class KaldiFbank(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class LoadAudioFeature(BaseTransform):
+class LoadAudioFeatureFile(BaseTransform):
     """Load a precomputed audio feature, e.g. a filterbank or spectrogram.
 
     Reads the reference's ``.pt`` files (a float tensor of shape (T, F),
@@ -283,7 +283,7 @@ class LoadAudioFeature(BaseTransform):
         path = results[self.path_key]
         suffix = osp.splitext(path)[1].lower()
         if suffix not in self.SUFFIXES:
-            raise ValueError(f'LoadAudioFeature: {path}: expected one of '
+            raise ValueError(f'LoadAudioFeatureFile: {path}: expected one of '
                              f'{self.SUFFIXES}, got {suffix!r}')
         try:
             if suffix == '.pt':
@@ -294,18 +294,18 @@ class LoadAudioFeature(BaseTransform):
         except (OSError, ValueError, RuntimeError, EOFError,
                 pickle.UnpicklingError) as err:
             # torch and numpy report unreadable files in several ways.
-            raise AudioFileError(f'LoadAudioFeature: cannot read audio '
+            raise AudioFileError(f'LoadAudioFeatureFile: cannot read audio '
                                  f'feature file {path}: {err}') from err
         if isinstance(feature, torch.Tensor):
             floating = feature.is_floating_point()
             feature = feature.detach().to(
                 torch.float32 if floating else feature.dtype).numpy()
         elif not isinstance(feature, np.ndarray):
-            raise ValueError(f'LoadAudioFeature: {path} holds a '
+            raise ValueError(f'LoadAudioFeatureFile: {path} holds a '
                              f'{type(feature).__name__}, not a tensor')
         if feature.ndim != 2 or not np.issubdtype(feature.dtype, np.floating):
             raise ValueError(
-                f'LoadAudioFeature: {path} holds an array of shape '
+                f'LoadAudioFeatureFile: {path} holds an array of shape '
                 f'{feature.shape} and dtype {feature.dtype}; expected a 2-D '
                 'floating-point (time, frequency) feature')
         results[self.out_key] = feature.astype(np.float32)[None]
@@ -393,7 +393,7 @@ class CachedAudioFeature(BaseTransform):
         os.makedirs(self.folder, exist_ok=True)
         settings = osp.join(self.folder, 'settings.json')
         if not osp.exists(settings):
-            with open_atomic(settings) as f:
+            with open_atomic(settings, 'wb') as f:
                 f.write(json.dumps(self.settings, indent=2).encode())
         self._folder_ready = True
 
@@ -450,7 +450,7 @@ class CachedAudioFeature(BaseTransform):
             return None
         if entry is not None:
             self._prepare_folder()
-            with open_atomic(entry) as f:
+            with open_atomic(entry, 'wb') as f:
                 np.save(f, feature, allow_pickle=False)
         results[self.out_key] = feature
         return results

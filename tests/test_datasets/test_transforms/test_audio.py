@@ -10,7 +10,7 @@ from scipy.signal import stft
 
 from mmdr.audio import AudioFileError, kaldi_fbank, log_stft, resample
 from mmdr.datasets.transforms import (CachedAudioFeature, KaldiFbank,
-                                      LoadAudioFeature, LoadWaveform,
+                                      LoadAudioFeatureFile, LoadWaveform,
                                       LogSpectrogram)
 from mmdr.registry import TRANSFORMS
 
@@ -223,23 +223,32 @@ def test_kaldi_fbank_transform(tmp_path):
     assert 'num_mel_bins=128' in repr(KaldiFbank())
 
 
-def test_load_audio_feature(tmp_path):
+def test_load_audio_feature_file(tmp_path):
     feature = np.arange(12, dtype=np.float64).reshape(4, 3)
     torch.save(torch.from_numpy(feature).float(), tmp_path / 'a.pt')
     np.save(tmp_path / 'b.npy', feature)
-    load = TRANSFORMS.build(dict(type='LoadAudioFeature'))
+    load = TRANSFORMS.build(dict(type='LoadAudioFeatureFile'))
     for name in ('a.pt', 'b.npy'):
         out = load(dict(audio_path=str(tmp_path / name)))['audio']
         assert out.shape == (1, 4, 3) and out.dtype == np.float32
         np.testing.assert_array_equal(out[0], feature)
-    out = LoadAudioFeature(
+    out = LoadAudioFeatureFile(
         path_key='p', out_key='x')(
             dict(p=str(tmp_path / 'a.pt')))
     assert out['x'].shape == (1, 4, 3)
 
 
-def test_load_audio_feature_errors(tmp_path):
-    load = LoadAudioFeature()
+def test_load_audio_feature_file_names_not_mmaction2s_transform():
+    """mmaction2's LoadAudioFeature (key 'audios') keeps its name; ours is
+    another type under another name."""
+    from mmaction.datasets.transforms import \
+        LoadAudioFeature as MMActionLoadAudioFeature
+    assert TRANSFORMS.get('LoadAudioFeatureFile') is LoadAudioFeatureFile
+    assert TRANSFORMS.get('LoadAudioFeature') is MMActionLoadAudioFeature
+
+
+def test_load_audio_feature_file_errors(tmp_path):
+    load = LoadAudioFeatureFile()
 
     def check(name, error, match):
         with pytest.raises(error, match=match):

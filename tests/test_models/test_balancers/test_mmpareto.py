@@ -1,8 +1,9 @@
 """MMPareto: the encoder gradients after one step through
 BalancedOptimWrapper against a reference computed here as the authors'
 ``train_epoch`` does (one backward per loss), with two and with three
-modalities; the errors; the config; and under DDP (2 processes) identical
-ranks that equal one process holding the whole batch."""
+modalities; gamma's factor; the errors; the config; and under DDP (2
+processes) identical ranks that equal one process holding the whole
+batch."""
 import copy
 import json
 import os
@@ -23,6 +24,7 @@ from mmengine.optim import OptimWrapper
 from runs import build_runner, free_port, train_tool
 
 from mmdr.engine.optimizers import BalancedOptimWrapper
+from mmdr.registry import MODELS
 from mmdr.utils import register_all_modules
 
 register_all_modules()
@@ -31,14 +33,14 @@ HEAD = dict(type='LinearClsHead', topk=(1, ))
 GAMMA = 1.5
 
 
-def _mmpareto(seed=2, **overrides):
+def _mmpareto(seed=2, gamma=GAMMA, **overrides):
     """The balancer test model with MMPareto; the audio head is set against
     the fused head's audio slice, so its gradient conflicts with the fused
     one (cosine about -0.8), while the visual ones agree (seed 2)."""
     model = build(
         seed=seed,
         unimodal_head=HEAD,
-        balancer=dict(type='MMPareto', gamma=GAMMA),
+        balancer=dict(type='MMPareto', gamma=gamma),
         **overrides)
     with torch.no_grad():
         width = model.unimodal_heads['audio'].fc_cls.in_features
@@ -184,6 +186,21 @@ def test_three_modalities_each_encoder_against_its_own_loss():
             for k in log_vars if k.startswith('loss_unimodal_')
             } == {f'loss_unimodal_{m}'
                   for m in ('audio', 'visual', 'text')}
+
+
+def test_gamma_scales_the_integrated_encoder_gradients():
+    """Every encoder gradient is gamma times the rescaled direction; the
+    heads keep the summed-loss gradient. The default is the authors' 1.5."""
+    assert MODELS.build(dict(type='MMPareto')).gamma == GAMMA == 1.5
+    data = batch()
+    default, _ = _step(_mmpareto(), data)
+    smaller, log_vars = _step(_mmpareto(gamma=0.5), data)
+    # Both branches of the weights are taken (see the reference test).
+    assert log_vars['mmpareto_cos_audio'] < 0 < log_vars['mmpareto_cos_visual']
+    assert any(n.startswith('encoders.') for n in default)
+    for name, grad in default.items():
+        factor = 0.5 / GAMMA if name.startswith('encoders.') else 1.0
+        torch.testing.assert_close(smaller[name], factor * grad, msg=name)
 
 
 def test_errors_are_named_before_training():

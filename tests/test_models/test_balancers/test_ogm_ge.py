@@ -1,21 +1,27 @@
 """OGM-GE: the coefficients, the modulated gradients after one step through
 BalancedOptimWrapper against a reference computed here as the authors' code
-does, the errors, and identical replicas under DDP (2 processes)."""
+does, the documented effect of every argument (alpha, the epoch window,
+modulated_params, GE's noise stream), the errors, and identical replicas
+under DDP (2 processes)."""
 import copy
 import math
 import os.path as osp
 
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
-from balancer_models import THREE_ENCODERS, batch, build
+from balancer_models import THREE_ENCODERS, WIDTHS, batch, build
 from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
+from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 from runs import train_tool
 
 from mmdr.engine.optimizers import BalancedOptimWrapper
-from mmdr.models.balancers import modulation_coefficients
+from mmdr.models.balancers import OGMGE, modulation_coefficients
+from mmdr.models.encoders import BaseEncoder
+from mmdr.registry import MODELS
 from mmdr.utils import register_all_modules
 
 register_all_modules()
@@ -149,6 +155,173 @@ def test_a_fusion_without_head_slices_is_refused_at_build():
 
 def _ogm_with(**overrides):
     return build(balancer=dict(type='OGMGE', alpha=0.5), **overrides)
+
+
+@MODELS.register_module()
+class ConvVectorEncoder(BaseEncoder):
+    """A 1-D convolution (a 3-D kernel) and a linear layer (a 2-D weight)
+    on a feature vector: parameters of every group of ``modulated_params``.
+
+    Args:
+        in_channels (int): Width of the input vector.
+    """
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__(feat_dim=4)
+        self.conv = nn.Conv1d(1, 2, 3)
+        self.fc = nn.Linear(2 * (in_channels - 2), 4)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.conv(x.float()[:, None])).flatten(1))
+
+
+@pytest.fixture
+def runtime_info():
+    """Sets the training epoch (counted from 1) and iteration that the
+    balancer reads from mmengine's message hub; restored afterwards."""
+    hub = MessageHub.get_current_instance()
+    saved = {key: hub.get_info(key) for key in ('epoch', 'iter')}
+
+    def set_info(epoch=1, iteration=0):
+        hub.update_info('epoch', epoch - 1)
+        hub.update_info('iter', iteration)
+
+    yield set_info
+    for key, value in saved.items():
+        if value is None:
+            hub.runtime_info.pop(key, None)
+        else:
+            hub.update_info(key, value)
+
+
+def _dominant(log_vars):
+    """The modulated modality and its coefficient, from the logged ratio
+    (visual score over audio score)."""
+    modality = 'visual' if log_vars['ogm_ratio'] > 1 else 'audio'
+    return modality, log_vars[f'ogm_coeff_{modality}']
+
+
+def _assert_scaled(update, plain, modality, coeff, scaled):
+    """The update is ``coeff`` times plain joint training's for the
+    parameter names in ``scaled`` (all of ``modality``'s encoder), and
+    plain joint training's for every other parameter."""
+    assert scaled and all(
+        n.startswith(f'encoders.{modality}.') for n in scaled)
+    for name, grad in plain.items():
+        factor = coeff if name in scaled else 1.0
+        torch.testing.assert_close(update[name], factor * grad, msg=name)
+
+
+def _ogm_window(model_overrides=None, **kwargs):
+    """Plain OGM (no noise), so that the update shows the coefficients."""
+    kwargs.setdefault('alpha', 0.6)
+    kwargs.setdefault('end_epoch', 99)
+    return build(
+        balancer=dict(type='OGMGE', enhancement=False, **kwargs),
+        **(model_overrides or {}))
+
+
+@pytest.mark.parametrize('alpha', [0.0, 0.2, 0.9])
+def test_alpha_sets_the_dominant_modalitys_coefficient(alpha, runtime_info):
+    """1 - tanh(alpha * ratio) on the dominant encoder's weights; alpha 0
+    leaves joint training."""
+    runtime_info(epoch=1)
+    data = batch()
+    plain, _ = _step(build(), data)
+    update, log_vars = _step(_ogm_window(alpha=alpha), data)
+    modality, coeff = _dominant(log_vars)
+    ratio = float(log_vars['ogm_ratio'])
+    ratio = ratio if modality == 'visual' else 1 / ratio
+    assert coeff == pytest.approx(1 - math.tanh(alpha * ratio))
+    other = 'audio' if modality == 'visual' else 'visual'
+    assert log_vars[f'ogm_coeff_{other}'] == 1.0
+    if alpha == 0:
+        assert coeff == 1.0
+    weights = [
+        n for n, p in plain.items()
+        if n.startswith(f'encoders.{modality}.') and p.dim() >= 2
+    ]
+    _assert_scaled(update, plain, modality, coeff, weights)
+
+
+def test_modulation_acts_from_begin_epoch_to_end_epoch_inclusive(runtime_info):
+    data = batch()
+    plain, _ = _step(build(), data)
+    for epoch, modulated in ((1, False), (2, True), (3, True), (4, False)):
+        runtime_info(epoch=epoch)
+        update, log_vars = _step(_ogm_window(begin_epoch=2, end_epoch=3), data)
+        modality, coeff = _dominant(log_vars)
+        assert coeff < 0.9  # a real modulation, when it acts
+        weights = [
+            n for n, p in plain.items()
+            if n.startswith(f'encoders.{modality}.') and p.dim() >= 2
+        ]
+        _assert_scaled(update, plain, modality, coeff if modulated else 1.0,
+                       weights)
+    runtime_info(epoch=51)  # the last epoch of the defaults (the code's 50)
+    assert OGMGE(alpha=0.5).active()
+    runtime_info(epoch=52)
+    assert not OGMGE(alpha=0.5).active()
+    runtime_info(epoch=1)
+    assert OGMGE(alpha=0.5).active()
+
+
+@pytest.mark.parametrize('modulated_params, scaled', [
+    ('weights', ('conv.weight', 'fc.weight')),
+    ('conv', ('conv.weight', )),
+    ('all', ('conv.weight', 'conv.bias', 'fc.weight', 'fc.bias')),
+])
+def test_modulated_params_selects_the_scaled_tensors(modulated_params, scaled,
+                                                     runtime_info):
+    runtime_info(epoch=1)
+    encoders = {
+        m: dict(type='ConvVectorEncoder', in_channels=w)
+        for m, w in WIDTHS.items()
+    }
+    data = batch()
+    plain, _ = _step(build(encoders=encoders), data)
+    update, log_vars = _step(
+        _ogm_window(
+            dict(encoders=encoders), modulated_params=modulated_params), data)
+    modality, coeff = _dominant(log_vars)
+    assert coeff < 0.9
+    _assert_scaled(update, plain, modality, coeff,
+                   [f'encoders.{modality}.{n}' for n in scaled])
+
+
+def test_bad_arguments_are_refused_at_build():
+    with pytest.raises(
+            ValueError,
+            match=r"OGMGE\(modulated_params='conv'\) finds no parameter to "
+            "modulate in encoder 'audio'"):
+        _ogm(modulated_params='conv')  # MLP encoders: no conv kernel
+    with pytest.raises(
+            ValueError,
+            match="OGMGE: modulated_params='bias' is not one of "
+            r"\('weights', 'conv', 'all'\)"):
+        OGMGE(alpha=0.5, modulated_params='bias')
+    with pytest.raises(ValueError, match='OGMGE: alpha=-0.1 must not be'):
+        OGMGE(alpha=-0.1)
+
+
+def test_noise_is_a_new_stream_per_iteration_and_run_seed(runtime_info):
+    """GE's noise comes from the run's seed (the torch seed when the model
+    is built) and the iteration: the same pair draws the same noise."""
+    data = batch()
+
+    def noise(seed, iteration):
+        runtime_info(iteration=iteration)
+        # build() seeds torch before building, as the Runner does.
+        model = build(
+            seed=seed, balancer=dict(type='OGMGE', alpha=0.6, end_epoch=99))
+        model.load_state_dict(_ogm().state_dict())  # the same weights
+        update, _ = _step(model, data)
+        return update['encoders.audio.layers.2.weight']
+
+    first = noise(seed=0, iteration=7)
+    torch.testing.assert_close(noise(seed=0, iteration=7), first)
+    assert not torch.allclose(noise(seed=0, iteration=8), first)
+    assert not torch.allclose(noise(seed=1, iteration=7), first)
 
 
 def test_replicas_stay_identical_under_ddp(avdigits_root, tmp_path):

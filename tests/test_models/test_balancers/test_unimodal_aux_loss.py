@@ -37,6 +37,27 @@ def test_losses_equal_the_fused_and_weighted_unimodal_cross_entropies():
                                    w * F.cross_entropy(head(feats[m]), labels))
 
 
+def test_one_weight_scales_every_unimodal_loss():
+    """A float weight multiplies each uni-modal cross entropy (default 1:
+    the plain cross entropy); the fused loss stays."""
+    losses = {}
+    for weight in (None, 1.0, 0.25):
+        kwargs = {} if weight is None else dict(weight=weight)
+        model = build(
+            unimodal_head=HEAD,
+            balancer=dict(type='UnimodalAuxLoss', **kwargs))
+        data = model.data_preprocessor(batch(), True)
+        torch.manual_seed(3)  # the same dropout masks
+        losses[weight] = model(**data, mode='loss')
+    torch.testing.assert_close(losses[0.25]['loss_cls'],
+                               losses[None]['loss_cls'])
+    for m in ('audio', 'visual'):
+        key = f'loss_unimodal_{m}'
+        assert losses[None][key] > 0
+        torch.testing.assert_close(losses[1.0][key], losses[None][key])
+        torch.testing.assert_close(losses[0.25][key], 0.25 * losses[None][key])
+
+
 def test_every_loss_trains_its_own_head_and_encoder():
     model = build(unimodal_head=HEAD, balancer=dict(type='UnimodalAuxLoss'))
     data = model.data_preprocessor(batch(), True)
