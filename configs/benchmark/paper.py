@@ -4,7 +4,7 @@
 # CREMA-D and Kinetics-Sounds, TSN RGB + flow on UCF-101, transformers on
 # CMU-MOSI's three modalities), every method, 3 seeds. Meant for a GPU
 # (--jobs 1 --threads N): each run trains for hours on a CPU. Prepare the
-# data sets first (README, section "Data").
+# data sets first (docs/user_guides/prepare_dataset.md).
 # OGM-GE and PMR are defined for two modalities: MOSI excludes them.
 methods = [
     'jt', 'dr', 'ogm_ge', 'mmpareto', 'pmr', 'unimodal_aux_loss', 'alone'
