@@ -301,8 +301,11 @@ def test_interval_cells():
 
 
 @pytest.mark.parametrize('name', ['cpu', 'paper'])
-def test_shipped_lists_compose_and_build(name):
+def test_shipped_lists_compose_and_build(name, monkeypatch):
     import importlib.util
+
+    # As when the script runs: its folder is first on sys.path.
+    monkeypatch.syspath_prepend(osp.join(REPO, 'tools', 'analysis'))
     spec = importlib.util.spec_from_file_location(
         'benchmark_tool', osp.join(REPO, 'tools', 'analysis', 'benchmark.py'))
     tool = importlib.util.module_from_spec(spec)
