@@ -42,7 +42,8 @@ META_FILE = 'meta.json'
 
 
 def converted_folder(pickle_path: str) -> str:
-    """Where a pickle's arrays go: its path without ``.pkl``.
+    """Where a pickle's arrays go: its path without ``.pkl`` (a name that
+    does not end in ``.pkl`` gets ``.arrays`` appended).
 
     Args:
         pickle_path (str): The pickle.
