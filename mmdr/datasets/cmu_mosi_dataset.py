@@ -91,13 +91,13 @@ class CMUMOSIDataset(BaseMultiModalDataset):
     Reads ``mosi_data.pkl`` of the Multimodal Transformer (MulT) and
     MultiBench releases, converted once into memory-mapped arrays by
     ``tools/data/cmu_mosi/convert_mult_pickle.py`` (see
-    :mod:`mmdr.datasets.cmu_mosi_conversion`). The pickle holds a dict with ``'train'``, ``'valid'`` and
-    ``'test'`` (1,284 / 229 / 686 utterances for MOSI), each holding
-    ``'text'``, ``'audio'`` and ``'vision'`` arrays of shape (N, 50, d) and
-    ``'labels'`` of shape (N, 1, 1) with the sentiment score in [-3, 3],
-    often ``'id'`` as well (read when present, in any layout). Feature
-    widths differ between releases (text 300-d GloVe; audio 5 or 74; vision
-    20, 35 or 47) and are read from the file.
+    :mod:`mmdr.datasets.cmu_mosi_conversion`). The pickle holds a dict with
+    ``'train'``, ``'valid'`` and ``'test'`` (1,284 / 229 / 686 utterances
+    for MOSI), each holding ``'text'``, ``'audio'`` and ``'vision'`` arrays
+    of shape (N, 50, d) and ``'labels'`` of shape (N, 1, 1) with the
+    sentiment score in [-3, 3], often ``'id'`` as well (read when present,
+    in any layout). Feature widths differ between releases (text 300-d
+    GloVe; audio 5 or 74; vision 20, 35 or 47) and are read from the file.
 
     Padding: the pickles pad short utterances with all-zero time steps
     (the generated test files put them at the start); nothing else marks
