@@ -14,6 +14,7 @@ import csv
 import math
 from typing import Dict, List, Optional, Sequence
 
+from mmdr.utils.atomic_write import open_atomic
 from .benchmark_statistics import (Summary, imbalance, paired_difference,
                                    summarize)
 
@@ -194,13 +195,13 @@ def csv_rows(results: Sequence[dict]) -> List[dict]:
 
 
 def write_csv(path: str, results: Sequence[dict]) -> None:
-    """Write runs.csv.
+    """Write runs.csv atomically.
 
     Args:
         path (str): The file.
         results (Sequence[dict]): Every finished run's result.
     """
-    with open(path, 'w', newline='') as f:
+    with open_atomic(path, newline='') as f:
         writer = csv.DictWriter(f, fieldnames=csv_columns(results))
         writer.writeheader()
         writer.writerows(csv_rows(results))

@@ -1,6 +1,7 @@
-"""The runs of a benchmark: settings x methods x seeds, each composed from a
-joint-training config, trained in its own process and probed; finished runs
-are reused.
+"""The plan of a benchmark: settings x methods x seeds, each run composed
+from a joint-training config and checked before any is trained (the runs
+are trained, tested and probed by ``tools/analysis/benchmark_executor.py``;
+finished runs are reused).
 
 A *setting* is a joint-training config (``configs/jt_<rest>.py``). A
 *method* turns it into the config of a run:
@@ -22,23 +23,13 @@ testing finished) and ``result.json`` (everything, once the probes are
 fitted), both written atomically.
 """
 import glob
-import json
-import os
 import os.path as osp
-import re
-import subprocess
-import sys
-import threading
-import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import torch
 from mmengine.config import Config
 
 from mmdr.registry import MODELS
-from mmdr.utils import earlier_checkpoints
-from .probing import unimodal_probes
 
 #: Methods that are not fragments.
 BUILTIN_METHODS = ('jt', 'dr', 'alone')
@@ -346,147 +337,3 @@ def changed_config(run: Run) -> str:
     return (f'{run.name}: the composed config differs from the one this run '
             f'was started with ({config_file}); give another --work-dir (or '
             'remove the run) to train it anew')
-
-
-def _write_json(path: str, data: dict) -> None:
-    """Write JSON atomically: a reader never sees half a file."""
-    tmp = f'{path}.tmp{os.getpid()}.{threading.get_ident()}'
-    with open(tmp, 'w') as f:
-        json.dump(data, f, indent=2)
-        f.write('\n')
-    os.replace(tmp, path)
-
-
-def _read_test_metrics(output: str) -> Tuple[str, dict]:
-    """The checkpoint and metrics that tools/train.py --test-best prints."""
-    matches = re.findall(r'Test metrics of (\S+?)(?: \(.*\))?:\n(\{.*?\n\})',
-                         output, re.S)
-    if not matches:
-        raise RuntimeError('tools/train.py printed no test metrics')
-    best, metrics = matches[-1]
-    return best, json.loads(metrics)
-
-
-class RunExecutor:
-    """Trains, tests and probes runs; reuses and continues earlier ones.
-
-    Args:
-        train_script (str): ``tools/train.py``.
-        threads (int): Torch/OpenMP threads of every training process and
-            of the probes.
-        cwd (str): Working directory of the training processes (relative
-            data roots are read from there).
-    """
-
-    def __init__(self,
-                 train_script: str,
-                 threads: int = 1,
-                 cwd: Optional[str] = None) -> None:
-        self.train_script = train_script
-        self.threads = threads
-        self.cwd = cwd or os.getcwd()
-        # Probes run in this process, one at a time.
-        self._probe_lock = threading.Lock()
-
-    def __call__(self, run: Run) -> Tuple[dict, str]:
-        """Reuse, continue or start a run.
-
-        Args:
-            run (Run): The run.
-
-        Returns:
-            tuple[dict, str]: Its result and how it was obtained:
-            ``'reused'``, ``'resumed'``, ``'probed'`` (training had
-            finished) or ``'trained'``.
-        """
-        problem = changed_config(run)
-        if problem:
-            raise BenchmarkError(problem)
-        os.makedirs(run.work_dir, exist_ok=True)
-        config_file = run.config_file
-        text = run.cfg.dump()
-        if osp.isfile(run.result_file):
-            with open(run.result_file) as f:
-                return json.load(f), 'reused'
-        os.makedirs(osp.dirname(config_file), exist_ok=True)
-        with open(config_file, 'w') as f:
-            f.write(text)
-        how = 'probed'
-        train_file = osp.join(run.work_dir, 'train.json')
-        if not osp.isfile(train_file):
-            how = 'resumed' if earlier_checkpoints(run.work_dir) else 'trained'
-            _write_json(train_file,
-                        self._train(run, config_file, how == 'resumed'))
-        with open(train_file) as f:
-            trained = json.load(f)
-        start = time.perf_counter()
-        best = osp.join(run.work_dir, trained['best_ckpt'])
-        with self._probe_lock:
-            torch.set_num_threads(self.threads)
-            probes = unimodal_probes(Config.fromfile(config_file), best)
-        result = dict(
-            setting=run.setting,
-            method=run.method,
-            seed=run.seed,
-            **trained,
-            probe=probes,
-            probe_wall_s=time.perf_counter() - start,
-            strengths=self._strengths(run.work_dir))
-        result['wall_s'] = result['train_wall_s'] + result['probe_wall_s']
-        _write_json(run.result_file, result)
-        return result, how
-
-    def _train(self, run: Run, config_file: str, resume: bool) -> dict:
-        """tools/train.py --seed N --test-best [--resume] on the run."""
-        cmd = [
-            sys.executable, self.train_script, config_file, '--work-dir',
-            run.work_dir, '--seed',
-            str(run.seed), '--test-best'
-        ]
-        if resume:
-            cmd.append('--resume')
-        env = dict(
-            os.environ,
-            OMP_NUM_THREADS=str(self.threads),
-            MKL_NUM_THREADS=str(self.threads))
-        log = osp.join(run.work_dir, 'train.log')
-        start = time.perf_counter()
-        with open(log, 'a') as f:
-            f.write(f'$ {" ".join(cmd)}\n')
-            f.flush()
-            offset = f.tell()
-            process = subprocess.run(
-                cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=self.cwd)
-        wall = time.perf_counter() - start
-        with open(log) as f:
-            f.seek(offset)
-            output = f.read()
-        if process.returncode != 0:
-            last = [line for line in output.splitlines() if line.strip()]
-            raise RuntimeError(f'training failed (exit {process.returncode}'
-                               f', log {log}): {" | ".join(last[-1:])}')
-        best, test = _read_test_metrics(output)
-        metric = selection_metric(run.cfg)
-        checkpoint = torch.load(best, map_location='cpu', weights_only=False)
-        info = checkpoint['message_hub']['runtime_info']
-        val = info.get('best_score', info.get(f'best_score_{metric}'))
-        return dict(
-            metric=metric,
-            best_ckpt=osp.relpath(best, run.work_dir),
-            best_epoch=int(checkpoint['meta']['epoch']),
-            val=None if val is None else float(val),
-            test=test,
-            train_wall_s=wall,
-            resumed=resume)
-
-    @staticmethod
-    def _strengths(work_dir: str) -> list:
-        """D&R's re-learning strength per diagnosis and modality, if any."""
-        path = osp.join(work_dir, 'dr_history.json')
-        if not osp.isfile(path):
-            return []
-        with open(path) as f:
-            return [{
-                m: s['strength']
-                for m, s in record['modalities'].items()
-            } for record in json.load(f)]

@@ -128,6 +128,9 @@ def median_wall_time(function: Callable, device: torch.device,
     Returns:
         tuple: The median in seconds, and the last call's result.
     """
+    # Not torch.utils.benchmark.Timer: it warms up twice per measurement,
+    # times blocks of calls without their results and waits for the current
+    # device, not ``device``.
     function()
     times: List[float] = []
     result = None

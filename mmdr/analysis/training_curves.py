@@ -7,7 +7,7 @@ import glob
 import json
 import os.path as osp
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 #: Purity statistics of a history record that the curves show.
 PURITY_KEYS = ('train_purity', 'val_purity', 'gap')
@@ -177,3 +177,35 @@ def load_training_curves(
         relearn_epochs=relearn_epochs(history or []),
         metric=metric,
         val_metric=dict(epoch=list(scalars), value=list(scalars.values())))
+
+
+def read_test_metrics(
+    work_dir: str, exclude: Sequence[str] = ()) -> Optional[dict]:
+    """The metrics of the latest test in a work dir, from mmengine's log.
+
+    After a test epoch mmengine's ``LoggerHook`` writes the metrics as one
+    JSON object to ``<work_dir>/<timestamp>/<timestamp>.json``, with the
+    epoch's mean ``time`` and ``data_time``, which are left out here.
+
+    Args:
+        work_dir (str): The work dir.
+        exclude (Sequence[str]): Timestamp folders to pass over (those of
+            earlier runs in the same work dir).
+
+    Returns:
+        dict, optional: Metric name to value; None if no test wrote one.
+    """
+    logs = [
+        path for path in sorted(
+            glob.glob(osp.join(glob.escape(work_dir), '*', '*.json')))
+        if osp.basename(path) == osp.basename(osp.dirname(path)) +
+        '.json' and osp.basename(osp.dirname(path)) not in exclude
+    ]
+    if not logs:
+        return None
+    with open(logs[-1]) as f:
+        metrics = json.load(f)
+    return {
+        key: value
+        for key, value in metrics.items() if key not in ('time', 'data_time')
+    }

@@ -1,29 +1,23 @@
+import json
 import logging
-import os
 import os.path as osp
-import pickle
-import weakref
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Sequence, Union
 
 import numpy as np
 from mmengine.logging import print_log
 
 from mmdr.registry import DATASETS
 from .base_multimodal_dataset import BaseMultiModalDataset
+from .cmu_mosi_conversion import (CONVERT_COMMAND, META_FILE, MOSI_MODALITIES,
+                                  MOSI_SPLITS, converted_folder, describe,
+                                  source_stamp)
 
-#: The modalities of the word-aligned pickles, in their usual order.
-MOSI_MODALITIES = ('text', 'audio', 'vision')
-#: The official splits, named as the pickles name them.
-MOSI_SPLITS = ('train', 'valid', 'test')
 #: Classes of each task; ``regression`` is clustered by D&R as binary.
 MOSI_CLASSES = dict(
     binary=('negative', 'non-negative'),
     seven=tuple(str(score) for score in range(-3, 4)),
     regression=('negative', 'non-negative'))
 NONFINITE_MODES = ('error', 'zero')
-# Rows per block when non-finite values are counted, so that the boolean
-# mask of a MOSEI-sized array (~250 MB) is never built at once.
-_BLOCK_ROWS = 2048
 
 
 def sentiment_class(score: Union[float, np.ndarray],
@@ -48,153 +42,46 @@ def sentiment_class(score: Union[float, np.ndarray],
     return int(classes) if classes.ndim == 0 else classes
 
 
-class _PickleContents:
-    """One word-aligned pickle, read once and held as float32.
+class MappedSplit:
+    """A converted split's feature arrays, memory-mapped read-only.
 
-    Modality arrays become C-contiguous float32 (non-finite values replaced
-    by 0 and counted, so a data set can refuse or accept them), labels
-    float64, anything else (ids) stays as read. Arrays are read-only: every
-    data set of the process shares them.
-
-    Args:
-        path (str): The pickle.
-    """
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        raw = self._load(path)
-        if not isinstance(raw, dict):
-            raise ValueError(f'{path} holds a {type(raw).__name__}; a '
-                             'word-aligned MOSI/MOSEI pickle holds a dict '
-                             f'with the splits {list(MOSI_SPLITS)}')
-        self.splits: Dict[str, dict] = {}
-        self.nonfinite: Dict[Tuple[str, str], int] = {}
-        for split, content in raw.items():
-            if isinstance(content, dict):
-                self.splits[split] = self._convert(split, content)
-            else:
-                self.splits[split] = content
-            # Free the file's (often float64) arrays split by split.
-            raw[split] = None
-
-    @staticmethod
-    def _load(path: str):
-        try:
-            with open(path, 'rb') as f:
-                return pickle.load(f)
-        except UnicodeDecodeError:
-            # Pickles written by Python 2 hold their arrays as byte strings.
-            with open(path, 'rb') as f:
-                return pickle.load(f, encoding='latin1')
-        except (pickle.UnpicklingError, EOFError, AttributeError,
-                ImportError) as err:
-            raise ValueError(f'{path} is not a readable pickle: '
-                             f'{type(err).__name__}: {err}') from err
-
-    def _convert(self, split: str, content: dict) -> dict:
-        converted = {}
-        for key in list(content):
-            value = content[key]
-            numeric = (
-                isinstance(value, np.ndarray) and value.ndim > 0
-                and np.issubdtype(value.dtype, np.number))
-            if numeric and key in MOSI_MODALITIES:
-                value = self._to_float32(split, key, value)
-            elif numeric and key == 'labels':
-                value = np.ascontiguousarray(value, dtype=np.float64)
-                value.setflags(write=False)
-            converted[key] = value
-            # Drop the file's array as soon as its copy exists.
-            content[key] = None
-        return converted
-
-    def _to_float32(self, split: str, key: str,
-                    array: np.ndarray) -> np.ndarray:
-        array = np.ascontiguousarray(array, dtype=np.float32)
-        if not array.flags.writeable:
-            array = array.copy()
-        count = 0
-        for start in range(0, len(array), _BLOCK_ROWS):
-            block = array[start:start + _BLOCK_ROWS]
-            bad = ~np.isfinite(block)
-            num_bad = int(bad.sum())
-            if num_bad:
-                block[bad] = 0
-                count += num_bad
-        self.nonfinite[(split, key)] = count
-        array.setflags(write=False)
-        return array
-
-
-# Contents by (realpath, size, mtime): the splits of one file are read once
-# per process. Weak values: the arrays go when the last data set goes.
-_CACHE: 'weakref.WeakValueDictionary' = weakref.WeakValueDictionary()
-
-
-def read_aligned_pickle(path: str) -> _PickleContents:
-    """Read a word-aligned pickle, or take it from the process's cache.
+    Forked dataloader workers and every data set of the split share the
+    pages of the files. Copies (mmengine's ``get_subset`` deep-copies a data
+    set's attributes) and pickles (spawned workers) map the files again
+    instead of copying the arrays.
 
     Args:
-        path (str): The pickle.
-
-    Returns:
-        _PickleContents: Its splits as float32 arrays.
+        folder (str): The converted folder.
+        files (dict): Modality name to its ``.npy`` file in ``folder``.
     """
-    real = osp.realpath(path)
-    stat = os.stat(real)
-    key = (real, stat.st_size, stat.st_mtime_ns)
-    contents = _CACHE.get(key)
-    if contents is None:
-        contents = _PickleContents(path)
-        _CACHE[key] = contents
-    return contents
+
+    def __init__(self, folder: str, files: Dict[str, str]) -> None:
+        self.folder = folder
+        self.files = files
+        self.features: Dict[str, np.ndarray] = {
+            modality: np.load(osp.join(folder, name), mmap_mode='r')
+            for modality, name in files.items()
+        }
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.folder, self.files)
 
 
 def _describe(content: dict) -> str:
-    """Keys and shapes of a split, for messages."""
-    parts = []
-    for key, value in content.items():
-        shape = getattr(value, 'shape', None)
-        if shape is None and hasattr(value, '__len__'):
-            shape = f'{type(value).__name__} of {len(value)}'
-        parts.append(f'{key} {repr(value) if shape is None else shape}')
+    """Keys and shapes (or descriptions) of a split, for messages."""
+    parts = [
+        f'{key} {value if isinstance(value, str) else describe(value)}'
+        for key, value in content.items()
+    ]
     return ', '.join(parts) or 'nothing'
 
 
-def _id_text(entry) -> str:
-    """One utterance's id as text, whatever the id array's layout."""
-    parts = []
-    for part in np.asarray(entry, dtype=object).reshape(-1):
-        if isinstance(part, bytes):
-            part = part.decode('utf-8', 'replace')
-        parts.append(str(part).strip())
-    return '_'.join(parts)
-
-
-class _SplitArrays:
-    """A split's arrays that data sets share instead of copying.
-
-    mmengine's ``get_subset`` deep-copies a data set's attributes; this
-    holder hands itself out instead, so subsets (D&R's capped diagnosis
-    set) never copy the features.
-
-    Args:
-        contents (_PickleContents): The file, kept alive with the arrays.
-        features (dict): Modality name to (N, T, d) float32 array.
-        sentiment (np.ndarray): (N, ) float64 scores.
-        ids (list[str], optional): Utterance ids.
-    """
-
-    def __init__(self, contents: _PickleContents, features: Dict[str,
-                                                                 np.ndarray],
-                 sentiment: np.ndarray, ids: Optional[List[str]]) -> None:
-        self.contents = contents
-        self.features = features
-        self.sentiment = sentiment
-        self.ids = ids
-
-    def __deepcopy__(self, memo: dict) -> '_SplitArrays':
-        return self
+def _prepare_hint(pickle_path: str) -> str:
+    """Where a pickle comes from and the command that converts it."""
+    return (f'put the word-aligned {osp.basename(pickle_path)} of the '
+            'Multimodal Transformer (MulT) / MultiBench releases in '
+            f'{osp.dirname(pickle_path) or "."} and convert it once: '
+            f'{CONVERT_COMMAND} {pickle_path}')
 
 
 @DATASETS.register_module()
@@ -202,13 +89,15 @@ class CMUMOSIDataset(BaseMultiModalDataset):
     """CMU-MOSI sentiment, three modalities, from the word-aligned pickle.
 
     Reads ``mosi_data.pkl`` of the Multimodal Transformer (MulT) and
-    MultiBench releases: a dict with ``'train'``, ``'valid'`` and
-    ``'test'`` (1,284 / 229 / 686 utterances for MOSI), each holding
-    ``'text'``, ``'audio'`` and ``'vision'`` arrays of shape (N, 50, d) and
-    ``'labels'`` of shape (N, 1, 1) with the sentiment score in [-3, 3],
-    often ``'id'`` as well (read when present, in any layout). Feature
-    widths differ between releases (text 300-d GloVe; audio 5 or 74; vision
-    20, 35 or 47) and are read from the file.
+    MultiBench releases, converted once into memory-mapped arrays by
+    ``tools/data/cmu_mosi/convert_mult_pickle.py`` (see
+    :mod:`mmdr.datasets.cmu_mosi_conversion`). The pickle holds a dict with
+    ``'train'``, ``'valid'`` and ``'test'`` (1,284 / 229 / 686 utterances
+    for MOSI), each holding ``'text'``, ``'audio'`` and ``'vision'`` arrays
+    of shape (N, 50, d) and ``'labels'`` of shape (N, 1, 1) with the
+    sentiment score in [-3, 3], often ``'id'`` as well (read when present,
+    in any layout). Feature widths differ between releases (text 300-d
+    GloVe; audio 5 or 74; vision 20, 35 or 47) and are read from the file.
 
     Padding: the pickles pad short utterances with all-zero time steps
     (the generated test files put them at the start); nothing else marks
@@ -231,20 +120,21 @@ class CMUMOSIDataset(BaseMultiModalDataset):
     ``SentimentMetric`` reads it.
 
     Bad input stops the build naming the file, split, key and the shapes
-    found: a missing file, split or modality, sample counts that disagree
-    within a split, labels other than one score per utterance or outside
-    [-3, 3], and (by default) non-finite features.
+    found: a missing or unconverted file (naming the command that converts
+    it), a missing split or modality, sample counts that disagree within a
+    split, labels other than one score per utterance or outside [-3, 3],
+    and (by default) non-finite features (counted by the conversion).
 
-    Memory: the file is read once per process for all its splits and data
-    sets (a weak cache keyed by real path, size and modification time);
-    features are held as contiguous read-only float32 arrays shared by
-    every data set of the split, ``data_list`` holds only indices, labels
-    and ids, and :meth:`get_data_info` copies one utterance out. Forked
-    dataloader workers share the arrays copy-on-write.
+    Memory: features are memory-mapped read-only float32 files, whose pages
+    every data set and dataloader worker shares; ``data_list`` holds only
+    indices, labels and ids, and :meth:`get_data_info` copies one utterance
+    out.
 
     Args:
-        ann_file (str): The pickle, relative to ``data_root`` unless
-            absolute. Defaults to ``'mosi_data.pkl'``.
+        ann_file (str): The converted folder, or the pickle it was
+            converted from (its arrays are read from the folder of the
+            same name without ``.pkl``), relative to ``data_root`` unless
+            absolute. Defaults to ``'mosi_data'``.
         data_root (str): Its folder. Defaults to ``'data/mosi'``.
         split (str): ``'train'``, ``'valid'`` (the validation split) or
             ``'test'``. Defaults to ``'train'``.
@@ -254,8 +144,9 @@ class CMUMOSIDataset(BaseMultiModalDataset):
             ``'audio'`` and ``'vision'``, in the order given. Defaults to
             all three.
         nonfinite (str): What to do with inf/nan features (some releases
-            hold them in audio): ``'error'`` stops, naming split, modality
-            and count; ``'zero'`` replaces them with 0 and logs the counts.
+            hold them in audio; the conversion replaced them with 0 and
+            counted them): ``'error'`` stops, naming split, modality and
+            count; ``'zero'`` accepts the zeros and logs the counts.
             Defaults to ``'error'``.
         pipeline (list): Transforms applied to every sample.
         test_mode (bool): Whether the data set is for testing.
@@ -264,10 +155,10 @@ class CMUMOSIDataset(BaseMultiModalDataset):
 
     METAINFO = dict(classes=MOSI_CLASSES['binary'])
     #: The pickle's file name in the MulT release.
-    DEFAULT_ANN_FILE = 'mosi_data.pkl'
+    DEFAULT_PICKLE = 'mosi_data.pkl'
 
     def __init__(self,
-                 ann_file: str = 'mosi_data.pkl',
+                 ann_file: str = 'mosi_data',
                  data_root: str = 'data/mosi',
                  split: str = 'train',
                  task: str = 'binary',
@@ -301,7 +192,7 @@ class CMUMOSIDataset(BaseMultiModalDataset):
         self.task = task
         self._modalities = modalities
         self.nonfinite = nonfinite
-        self._arrays: Optional[_SplitArrays] = None
+        self._split: MappedSplit
         # The task's classes, unless the config names its own.
         metainfo = dict(classes=MOSI_CLASSES[task])
         metainfo.update(kwargs.pop('metainfo', None) or {})
@@ -315,7 +206,7 @@ class CMUMOSIDataset(BaseMultiModalDataset):
 
     @classmethod
     def prepare_hint(cls, data_root: str) -> str:
-        """Where the pickle comes from.
+        """Where the pickle comes from and the command that converts it.
 
         Args:
             data_root (str): The data set's folder.
@@ -323,9 +214,7 @@ class CMUMOSIDataset(BaseMultiModalDataset):
         Returns:
             str: A hint for messages.
         """
-        return (f'put the word-aligned {cls.DEFAULT_ANN_FILE} of the '
-                'Multimodal Transformer (MulT) / MultiBench releases in '
-                f'{data_root} (or set ann_file to its path)')
+        return _prepare_hint(osp.join(data_root, cls.DEFAULT_PICKLE))
 
     @property
     def modalities(self) -> tuple:
@@ -336,30 +225,21 @@ class CMUMOSIDataset(BaseMultiModalDataset):
     def feature_widths(self) -> Dict[str, int]:
         """dict[str, int]: Each modality's feature width, read from the file
         (``ModalityCheckHook`` holds them against the encoders)."""
-        return {
-            m: self._arrays.features[m].shape[-1]
-            for m in self._modalities
-        }
+        return {m: self._split.features[m].shape[-1] for m in self._modalities}
 
     def load_data_list(self) -> List[dict]:
-        """Read the split (once per process) and check it.
+        """Map the split's converted arrays and check them.
 
         Returns:
             list[dict]: One dict per utterance with ``row``, ``label``,
             ``sentiment`` and, when the file has ids, ``utterance_id``.
         """
-        name = type(self).__name__
-        if not osp.isfile(self.ann_file):
-            raise FileNotFoundError(
-                f'{name}: {self.ann_file} not found. Prepare the data set: '
-                f'{self.prepare_hint(self.data_root)}')
-        contents = read_aligned_pickle(self.ann_file)
-        self._arrays = self._check_split(contents)
-        classes = sentiment_class(self._arrays.sentiment, self.task)
-        ids = self._arrays.ids
+        meta = self._read_meta()
+        self._split, sentiment, ids = self._check_split(meta)
+        classes = sentiment_class(sentiment, self.task)
         data_list = []
         for row, (label, score) in enumerate(
-                zip(classes.tolist(), self._arrays.sentiment.tolist())):
+                zip(classes.tolist(), sentiment.tolist())):
             info = dict(row=row, label=label, sentiment=score)
             if ids is not None:
                 info['utterance_id'] = ids[row]
@@ -369,44 +249,87 @@ class CMUMOSIDataset(BaseMultiModalDataset):
                              'no utterance')
         return data_list
 
-    def _check_split(self, contents: _PickleContents) -> _SplitArrays:
+    def _read_meta(self) -> dict:
+        """The converted folder's ``meta.json``, or why there is none.
+
+        Returns:
+            dict: Its content.
+        """
+        name = type(self).__name__
+        folder = self._folder()
+        pickle_path = folder + '.pkl'
+        meta_path = osp.join(folder, META_FILE)
+        if not osp.isfile(meta_path):
+            if osp.isfile(pickle_path):
+                raise FileNotFoundError(
+                    f'{name}: {folder} holds no converted arrays '
+                    f'({META_FILE}); {pickle_path} is there: convert it '
+                    f'once with {CONVERT_COMMAND} {pickle_path}')
+            raise FileNotFoundError(
+                f'{name}: {folder} not found. Prepare the data set: '
+                f'{_prepare_hint(pickle_path)}')
+        with open(meta_path) as f:
+            meta = json.load(f)
+        if (osp.basename(pickle_path) == meta['source']
+                and osp.isfile(pickle_path)
+                and source_stamp(pickle_path) != meta['source_stamp']):
+            print_log(
+                f'{folder} was converted from a {pickle_path} of another '
+                'size or modification time; if the pickle changed, convert '
+                f'it again: {CONVERT_COMMAND} {pickle_path}',
+                logger='current',
+                level=logging.WARNING)
+        return meta
+
+    def _folder(self) -> str:
+        """The converted folder that ``ann_file`` names."""
+        if self.ann_file.endswith('.pkl'):
+            return converted_folder(self.ann_file)
+        return self.ann_file.rstrip('/')
+
+    def _check_split(self, meta: dict) -> tuple:
         """Check the split's keys, shapes, labels and non-finite values.
 
         Args:
-            contents (_PickleContents): The file.
+            meta (dict): The converted folder's ``meta.json``.
 
         Returns:
-            _SplitArrays: The selected modalities, scores and ids.
+            tuple: The :class:`MappedSplit` of the selected modalities, the
+            (N, ) float64 scores and the ids (list of str, or None).
         """
         where = f'{self.ann_file}, split {self.split!r}'
-        if self.split not in contents.splits:
+        if self.split not in meta['splits']:
             raise ValueError(
                 f'{self.ann_file} has no split {self.split!r}; its keys are '
-                f'{list(contents.splits)} (expected {list(MOSI_SPLITS)})')
-        content = contents.splits[self.split]
-        if not isinstance(content, dict):
-            raise ValueError(f'{where} is a {type(content).__name__}, not a '
-                             'dict of arrays')
+                f'{list(meta["splits"])} (expected {list(MOSI_SPLITS)})')
+        entry = meta['splits'][self.split]
+        if 'keys' not in entry:
+            raise ValueError(f'{where} is a {entry["description"]}')
+        folder = self._folder()
+        # Arrays by key; a value the conversion did not store is described.
+        content = {
+            item['key']:
+            (np.load(osp.join(folder, item['file']), mmap_mode='r')
+             if 'file' in item else item['description'])
+            for item in entry['keys']
+        }
         for key in (*self._modalities, 'labels'):
             if key not in content:
                 raise ValueError(f'{where} has no {key!r} array; it holds '
                                  f'{_describe(content)}')
         for key in self._modalities:
             array = content[key]
-            if (not isinstance(array, np.ndarray) or array.ndim != 3
-                    or array.dtype != np.float32):
+            if not isinstance(array, np.ndarray) or array.ndim != 3:
                 raise ValueError(
                     f'{where}: {key!r} must be a numeric (N, T, d) array; '
                     f'found {_describe({key: array})}')
         labels = content['labels']
         num = len(content[self._modalities[0]])
-        # Numeric labels of at least one dimension are float64 by now.
-        labels_ok = (
-            isinstance(labels, np.ndarray) and labels.dtype == np.float64)
+        labels_ok = isinstance(labels, np.ndarray)
         keys = list(self._modalities)
         if labels_ok:
             keys.append('labels')
-        with_ids = 'id' in content and hasattr(content['id'], '__len__')
+        with_ids = isinstance(content.get('id'), np.ndarray)
         if with_ids:
             keys.append('id')
         counts = {key: len(content[key]) for key in keys}
@@ -418,31 +341,30 @@ class CMUMOSIDataset(BaseMultiModalDataset):
                 f'{where}: labels must hold one sentiment score per '
                 f'utterance, shape ({num}, 1, 1); found '
                 f'{_describe({"labels": labels})}')
-        sentiment = labels.reshape(num)
+        sentiment = np.array(labels).reshape(num)
         bad = np.flatnonzero(~(np.abs(sentiment) <= 3))
         if len(bad):
             raise ValueError(
                 f'{where}: {len(bad)} labels lie outside [-3, 3] (e.g. '
                 f'{sentiment[bad[0]]} at row {bad[0]}); the file is not '
                 'a sentiment pickle of MOSI/MOSEI')
-        self._handle_nonfinite(contents)
-        ids = None
-        if with_ids:
-            ids = [_id_text(entry) for entry in content['id']]
-        return _SplitArrays(contents,
-                            {m: content[m]
-                             for m in self._modalities}, sentiment, ids)
+        self._handle_nonfinite(entry['nonfinite'])
+        ids = content['id'].tolist() if with_ids else None
+        files = {
+            item['key']: item['file']
+            for item in entry['keys'] if item['key'] in self._modalities
+        }
+        mapped = MappedSplit(folder, {m: files[m] for m in self._modalities})
+        return mapped, sentiment, ids
 
-    def _handle_nonfinite(self, contents: _PickleContents) -> None:
+    def _handle_nonfinite(self, counts: Dict[str, int]) -> None:
         """Refuse or log the non-finite features of the split.
 
         Args:
-            contents (_PickleContents): The file (already zeroed).
+            counts (dict): Non-finite values by modality, as the conversion
+                counted (and replaced with 0) them.
         """
-        found = {
-            m: contents.nonfinite[(self.split, m)]
-            for m in self._modalities if contents.nonfinite[(self.split, m)]
-        }
+        found = {m: counts[m] for m in self._modalities if counts.get(m)}
         if not found:
             return
         counts = ', '.join(f'{m!r}: {n}' for m, n in found.items())
@@ -470,9 +392,9 @@ class CMUMOSIDataset(BaseMultiModalDataset):
         info = super().get_data_info(idx)
         row = info['row']
         for modality in self._modalities:
-            # A copy: transforms may change it in place; the source is
-            # shared by every data set (and worker) of the process.
-            info[modality] = self._arrays.features[modality][row].copy()
+            # A copy in memory: transforms may change it in place; the
+            # mapped file is read-only and shared.
+            info[modality] = np.array(self._split.features[modality][row])
         return info
 
     def get_cat_ids(self, idx: int) -> List[int]:
@@ -490,21 +412,23 @@ class CMUMOSIDataset(BaseMultiModalDataset):
 
 @DATASETS.register_module()
 class CMUMOSEIDataset(CMUMOSIDataset):
-    """CMU-MOSEI sentiment from the word-aligned ``mosei_senti_data.pkl``.
+    """CMU-MOSEI sentiment from the word-aligned ``mosei_senti_data.pkl``
+    (converted as :class:`CMUMOSIDataset`'s).
 
     The same format as :class:`CMUMOSIDataset` (about 23,000 utterances:
     16,326 / 1,871 / 4,659 in the MulT release); only the defaults differ.
 
     Args:
-        ann_file (str): The pickle. Defaults to ``'mosei_senti_data.pkl'``.
+        ann_file (str): The converted folder (or its pickle). Defaults to
+            ``'mosei_senti_data'``.
         data_root (str): Its folder. Defaults to ``'data/mosei'``.
         kwargs: Further arguments of :class:`CMUMOSIDataset`.
     """
 
-    DEFAULT_ANN_FILE = 'mosei_senti_data.pkl'
+    DEFAULT_PICKLE = 'mosei_senti_data.pkl'
 
     def __init__(self,
-                 ann_file: str = 'mosei_senti_data.pkl',
+                 ann_file: str = 'mosei_senti_data',
                  data_root: str = 'data/mosei',
                  **kwargs) -> None:
         super().__init__(ann_file=ann_file, data_root=data_root, **kwargs)

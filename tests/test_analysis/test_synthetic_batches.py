@@ -1,5 +1,7 @@
-"""Random batches of the model-only speed tools: shapes, dtypes, labels, and
-the messages of a wrong --shapes."""
+"""Random batches of the model-only speed tools: shapes, dtypes, labels, the
+messages of a wrong --shapes, and the synchronised median timer."""
+from types import SimpleNamespace
+
 import pytest
 import torch
 from conftest import REPO
@@ -7,6 +9,7 @@ from mmengine.config import Config
 
 from mmdr.analysis import (CREMAD_SHAPES, iter_batches, median_wall_time,
                            parse_input_shapes, random_modality_inputs)
+from mmdr.analysis import synthetic_batches
 from mmdr.registry import MODELS
 from mmdr.utils import register_all_modules
 
@@ -57,8 +60,29 @@ def test_batches_as_the_dataloader_delivers_them(cremad_model):
     assert sample.pred_scores.item.shape == (6, )
 
 
-def test_median_wall_time_warms_up_and_returns_the_last_result():
-    calls = []
-    seconds, result = median_wall_time(lambda: calls.append(1) or len(calls),
-                                       torch.device('cpu'), 3)
-    assert len(calls) == 4 and result == 4 and seconds >= 0
+def test_median_wall_time_warms_up_and_returns_the_last_result(monkeypatch):
+    # A clock that each call advances by its own duration: the warm-up call
+    # is slow, the timed ones take 3, 1 and 2 s.
+    clock = SimpleNamespace(now=0.0)
+    durations = iter([100.0, 3.0, 1.0, 2.0])
+    events = []
+
+    def perf_counter():
+        return clock.now
+
+    def function():
+        events.append('call')
+        clock.now += next(durations)
+        return len(events)
+
+    monkeypatch.setattr(synthetic_batches, 'time',
+                        SimpleNamespace(perf_counter=perf_counter))
+    monkeypatch.setattr(synthetic_batches, 'synchronize',
+                        lambda device: events.append(f'sync {device}'))
+    seconds, result = median_wall_time(function, torch.device('cuda:1'), 3)
+    # The median of the timed calls, the warm-up left out.
+    assert seconds == 2.0
+    # The device is waited for around each timed call.
+    timed = ['sync cuda:1', 'call', 'sync cuda:1']
+    assert events == ['call', *timed, *timed, *timed]
+    assert result == len(events) - 1

@@ -6,6 +6,7 @@ import pytest
 
 from mmdr.analysis import (load_training_curves, purity_series,
                            read_epoch_scalars, relearn_epochs, scalar_logs)
+from mmdr.analysis.training_curves import read_test_metrics
 
 
 def _record(epoch, relearned=None, **modalities):
@@ -108,3 +109,35 @@ def test_a_folder_that_is_no_run_is_refused(tmp_path):
         load_training_curves(str(tmp_path / 'missing'))
     with pytest.raises(FileNotFoundError, match='holds neither dr_history'):
         load_training_curves(str(tmp_path))
+
+
+def test_test_metrics_are_those_of_the_latest_test_log(tmp_path):
+    assert read_test_metrics(str(tmp_path)) is None
+    for timestamp, top1 in (('20240101_000000', 0.5), ('20240102_000000',
+                                                       0.75)):
+        folder = tmp_path / timestamp
+        (folder / 'vis_data').mkdir(parents=True)
+        # What LoggerHook.after_test_epoch writes: the metrics and the
+        # epoch's timing.
+        (folder / f'{timestamp}.json').write_text(
+            json.dumps({
+                'acc/top1': top1,
+                'acc/top5': 1.0,
+                'time': 0.3,
+                'data_time': 0.1
+            }))
+        # Scalar logs of training are no test log.
+        (folder / 'vis_data' / f'{timestamp}.json').write_text('{"a": 1}\n')
+    # A resumed run that has not tested yet.
+    (tmp_path / '20240103_000000').mkdir()
+    assert read_test_metrics(str(tmp_path)) == {
+        'acc/top1': 0.75,
+        'acc/top5': 1.0
+    }
+    assert read_test_metrics(
+        str(tmp_path), exclude={'20240102_000000'}) == {
+            'acc/top1': 0.5,
+            'acc/top5': 1.0
+        }
+    assert read_test_metrics(
+        str(tmp_path), exclude={'20240101_000000', '20240102_000000'}) is None

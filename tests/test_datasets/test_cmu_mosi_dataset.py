@@ -1,23 +1,19 @@
 import copy
-import gc
 import logging
 import os
 import os.path as osp
 import pickle
-import sys
 
 import numpy as np
 import pytest
 import torch
 from mmengine.logging import MMLogger
 
-from mmdr.datasets import cmu_mosi_dataset as mosi
+from mmdr.datasets.cmu_mosi_conversion import convert_mult_pickle
 from mmdr.datasets.cmu_mosi_dataset import CMUMOSEIDataset, CMUMOSIDataset
 from mmdr.registry import DATASETS
+from mmdr.testing.cmu_mosi import write_converted_mosi, write_mosi_pickle
 from mmdr.utils import register_all_modules
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mosi_fixtures import write_mosi_pickle  # noqa: E402
 
 register_all_modules()
 
@@ -30,7 +26,7 @@ PACK = [
 def mosi_file(tmp_path_factory):
     """A MOSI-like pickle (audio 74, vision 35) and its arrays."""
     root = tmp_path_factory.mktemp('mosi')
-    data = write_mosi_pickle(str(root / 'mosi_data.pkl'))
+    data = write_converted_mosi(str(root / 'mosi_data.pkl'))
     return str(root), data
 
 
@@ -47,9 +43,12 @@ def mm_log():
 
 
 def _write(folder, data, name='mosi_data.pkl'):
+    """Write ``data`` as a pickle in ``folder`` and convert it."""
     os.makedirs(folder, exist_ok=True)
-    with open(osp.join(folder, name), 'wb') as f:
+    path = osp.join(folder, name)
+    with open(path, 'wb') as f:
         pickle.dump(data, f, protocol=4)
+    convert_mult_pickle(path)
     return str(folder)
 
 
@@ -62,7 +61,7 @@ def _edited(mosi_file, tmp_path, edit):
 
 def test_splits_widths_and_arrays_come_from_the_file(tmp_path):
     widths = dict(text=300, audio=5, vision=20)
-    data = write_mosi_pickle(
+    data = write_converted_mosi(
         str(tmp_path / 'mosi_data.pkl'), sizes=(9, 4, 6), widths=widths)
     for split, num in (('train', 9), ('valid', 4), ('test', 6)):
         dataset = CMUMOSIDataset(data_root=str(tmp_path), split=split)
@@ -151,54 +150,41 @@ def test_a_packed_sample_has_tensors_and_the_score(mosi_file):
     assert sample.gt_labels.item.tolist() == [int(score >= 0)]
 
 
-def test_samples_are_copies_of_shared_read_only_arrays(mosi_file):
+def test_samples_are_copies_of_read_only_mapped_arrays(mosi_file):
     root, _ = mosi_file
     dataset = CMUMOSIDataset(data_root=root)
-    source = dataset._arrays.features['audio']
+    source = dataset._split.features['audio']
+    assert isinstance(source, np.memmap)
     assert source.flags.c_contiguous and not source.flags.writeable
     info = dataset.get_data_info(0)
+    assert not isinstance(info['audio'], np.memmap)
     info['audio'][:] = 7  # a transform writing in place
     assert not (dataset.get_data_info(0)['audio'] == 7).all()
-    # Subsets (D&R's capped diagnosis set) share the arrays.
+    # Subsets (D&R's capped diagnosis set) and spawned workers map the
+    # same file again instead of copying its arrays.
     subset = dataset.get_subset([3, 5])
-    assert subset._arrays.features['audio'] is source
+    copied = subset._split.features['audio']
+    assert isinstance(copied, np.memmap) and copied is not source
+    assert copied.filename == source.filename
     assert subset.get_data_info(1)['row'] == 5
+    assert len(pickle.dumps(dataset._split)) < 1000
 
 
-def test_the_file_is_read_once_for_several_splits(mosi_file, monkeypatch):
-    root, _ = mosi_file
-    path = osp.join(root, 'mosi_data.pkl')
-    reads = []
-    load = mosi._PickleContents._load
+def test_the_pickle_is_never_read_by_the_data_sets(mosi_file, monkeypatch):
+    root, data = mosi_file
 
-    def counting_load(p):
-        reads.append(p)
-        return load(p)
+    def refuse(*args, **kwargs):
+        raise AssertionError('the pickle was read')
 
-    monkeypatch.setattr(mosi._PickleContents, '_load',
-                        staticmethod(counting_load))
-    mosi._CACHE.clear()
-    datasets = [
-        CMUMOSIDataset(data_root=root, split=split, task=task)
-        for split, task in (('train', 'binary'), ('valid', 'binary'),
-                            ('test', 'seven'), ('train', 'regression'))
-    ]
-    assert len(reads) == 1
-    assert datasets[0]._arrays.features['text'] is \
-        datasets[3]._arrays.features['text']
-    # A changed file is read again.
-    stat = os.stat(path)
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    CMUMOSIDataset(data_root=root, split='valid')
-    assert len(reads) == 2
-    # Gone with the last data set: the cache keeps no arrays alive.
-    del datasets
-    gc.collect()
-    assert not mosi._CACHE
+    monkeypatch.setattr(pickle, 'load', refuse)
+    for split in ('train', 'valid', 'test'):
+        dataset = CMUMOSIDataset(data_root=root, split=split, task='seven')
+        assert len(dataset) == len(data[split]['labels'])
 
 
 def test_nonfinite_audio_is_an_error_or_zeroed(tmp_path, mm_log):
-    data = write_mosi_pickle(str(tmp_path / 'mosi_data.pkl'), inf_in_audio=5)
+    data = write_converted_mosi(
+        str(tmp_path / 'mosi_data.pkl'), inf_in_audio=5)
     root = str(tmp_path)
     with pytest.raises(ValueError) as err:
         CMUMOSIDataset(data_root=root, split='train')
@@ -240,7 +226,7 @@ def test_ids_in_any_layout_or_none(mosi_file, tmp_path, ids, expected):
 
 
 def test_float64_and_unpadded_files(tmp_path):
-    write_mosi_pickle(
+    write_converted_mosi(
         str(tmp_path / 'mosi_data.pkl'),
         sizes=(5, 3, 3),
         pad=False,
@@ -293,20 +279,50 @@ def test_a_missing_modality_may_be_left_out(mosi_file, tmp_path):
     assert 'vision' not in dataset.get_data_info(0)
 
 
-def test_missing_files_and_other_pickles(tmp_path):
+def test_missing_files_name_the_pickle_and_the_command(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         CMUMOSIDataset(data_root=str(tmp_path / 'nowhere'))
     assert 'nowhere' in str(err.value) and 'mosi_data.pkl' in str(err.value)
     with pytest.raises(FileNotFoundError) as err:
         CMUMOSEIDataset(data_root=str(tmp_path))
-    assert 'mosei_senti_data.pkl not found' in str(err.value)
-    assert 'Multimodal Transformer' in str(err.value)
-    _write(tmp_path, [1, 2, 3])
-    with pytest.raises(ValueError, match='holds a list'):
-        CMUMOSIDataset(data_root=str(tmp_path))
-    (tmp_path / 'text.pkl').write_text('not a pickle')
-    with pytest.raises(ValueError, match='not a readable pickle'):
-        CMUMOSIDataset(data_root=str(tmp_path), ann_file='text.pkl')
+    pickle_path = tmp_path / 'mosei_senti_data.pkl'
+    assert str(err.value) == (
+        f'CMUMOSEIDataset: {tmp_path}/mosei_senti_data not found. Prepare '
+        'the data set: put the word-aligned mosei_senti_data.pkl of the '
+        'Multimodal Transformer (MulT) / MultiBench releases in '
+        f'{tmp_path} and convert it once: python '
+        f'tools/data/cmu_mosi/convert_mult_pickle.py {pickle_path}')
+
+
+def test_a_folder_with_only_the_pickle_names_the_conversion(tmp_path):
+    pickle_path = tmp_path / 'mosi_data.pkl'
+    write_mosi_pickle(str(pickle_path), sizes=(4, 2, 2))
+    command = ('python tools/data/cmu_mosi/convert_mult_pickle.py '
+               f'{pickle_path}')
+    for ann_file in ('mosi_data', 'mosi_data.pkl'):
+        with pytest.raises(FileNotFoundError) as err:
+            CMUMOSIDataset(data_root=str(tmp_path), ann_file=ann_file)
+        assert str(err.value) == (
+            f'CMUMOSIDataset: {tmp_path}/mosi_data holds no converted '
+            f'arrays (meta.json); {pickle_path} is there: convert it once '
+            f'with {command}')
+    convert_mult_pickle(str(pickle_path))
+    # The pickle's name reads the folder converted from it.
+    dataset = CMUMOSIDataset(data_root=str(tmp_path), ann_file='mosi_data.pkl')
+    assert dataset._split.folder == str(tmp_path / 'mosi_data')
+
+
+def test_a_changed_pickle_is_named_with_the_command(mosi_file, tmp_path,
+                                                    mm_log):
+    root = _write(tmp_path, mosi_file[1])
+    pickle_path = tmp_path / 'mosi_data.pkl'
+    stat = os.stat(pickle_path)
+    os.utime(pickle_path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    CMUMOSIDataset(data_root=root)
+    messages = [r.getMessage() for r in mm_log]
+    assert any(f'if the pickle changed, convert it again: python '
+               f'tools/data/cmu_mosi/convert_mult_pickle.py {pickle_path}' in m
+               for m in messages), messages
 
 
 @pytest.mark.parametrize('kwargs, match', [
@@ -326,4 +342,4 @@ def test_mosei_reads_the_same_format(mosi_file, tmp_path):
         dict(type='CMUMOSEIDataset', data_root=str(tmp_path), task='seven'))
     assert len(dataset) == 40 and len(dataset.metainfo['classes']) == 7
     assert CMUMOSEIDataset.__init__.__defaults__[:2] == (
-        'mosei_senti_data.pkl', 'data/mosei')
+        'mosei_senti_data', 'data/mosei')

@@ -301,8 +301,11 @@ def test_interval_cells():
 
 
 @pytest.mark.parametrize('name', ['cpu', 'paper'])
-def test_shipped_lists_compose_and_build(name):
+def test_shipped_lists_compose_and_build(name, monkeypatch):
     import importlib.util
+
+    # As when the script runs: its folder is first on sys.path.
+    monkeypatch.syspath_prepend(osp.join(REPO, 'tools', 'analysis'))
     spec = importlib.util.spec_from_file_location(
         'benchmark_tool', osp.join(REPO, 'tools', 'analysis', 'benchmark.py'))
     tool = importlib.util.module_from_spec(spec)
@@ -323,3 +326,21 @@ def test_shipped_lists_compose_and_build(name):
         got = {r.method for r in runs if r.setting == s.name}
         assert {'jt', 'dr', 'mmpareto', 'unimodal_aux_loss'} <= got
         assert any(m.startswith('alone-') for m in got)
+
+
+def test_the_best_checkpoint_is_the_one_checkpoint_hook_kept(
+        tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(osp.join(REPO, 'tools', 'analysis'))
+    from benchmark_executor import best_checkpoint
+    for name in ('epoch_3.pth', 'best_acc_top1_epoch_2.pth',
+                 'best_acc_top5_epoch_3.pth'):
+        (tmp_path / name).write_bytes(b'')
+    assert best_checkpoint(str(tmp_path), 'acc/top1') == str(
+        tmp_path / 'best_acc_top1_epoch_2.pth')
+    (tmp_path / 'best_acc_top1_epoch_3.pth').write_bytes(b'')
+    with pytest.raises(
+            RuntimeError,
+            match='holds 2 files best_acc_top1_epoch_\\*.pth; expected'):
+        best_checkpoint(str(tmp_path), 'acc/top1')
+    with pytest.raises(RuntimeError, match='holds 0 files'):
+        best_checkpoint(str(tmp_path), 'sentiment/mae')

@@ -40,12 +40,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import List, Optional
 
+from benchmark_executor import RunExecutor
 from mmengine.config import Config, DictAction
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.analysis import benchmark_runs as br  # noqa: E402
-from mmdr.analysis.benchmark_report import markdown, write_csv  # noqa: E402
-from mmdr.utils import register_all_modules  # noqa: E402
+from mmdr.analysis import benchmark_runs as br
+from mmdr.analysis.benchmark_report import markdown, write_csv
+from mmdr.utils import register_all_modules
+from mmdr.utils.atomic_write import write_text_atomic
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 CONFIGS = osp.join(REPO, 'configs')
@@ -183,10 +184,13 @@ def main() -> None:
     except br.BenchmarkError as err:
         sys.exit(f'benchmark.py: nothing was run:\n{err}')
 
-    executor = br.RunExecutor(
+    executor = RunExecutor(
         osp.join(REPO, 'tools', 'train.py'), threads=args.threads)
     results, failures, how = {}, {}, {}
     print(f'{len(runs)} runs in {args.work_dir}', flush=True)
+    # Threads, not mmengine's track_parallel_progress: each job waits on its
+    # own training process, a failed run must not end the others (a Pool
+    # re-raises the first error) and the probes share this process's lock.
     pool = ThreadPoolExecutor(max_workers=args.jobs)
     futures = {pool.submit(executor, run): run for run in runs}
     try:
@@ -249,8 +253,7 @@ def main() -> None:
     os.makedirs(out_dir, exist_ok=True)
     text = markdown(ordered, header, notes) if ordered else '\n'.join(
         ['# Benchmark', '', *header, '', 'No finished run.']) + '\n'
-    with open(osp.join(out_dir, 'results.md'), 'w') as f:
-        f.write(text)
+    write_text_atomic(osp.join(out_dir, 'results.md'), text)
     print(text)
     print(f'Wrote {osp.join(out_dir, "results.md")}')
     if ordered:

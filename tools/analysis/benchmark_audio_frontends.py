@@ -21,7 +21,6 @@ import argparse
 import glob
 import os
 import os.path as osp
-import sys
 import tempfile
 import time
 from typing import Callable, List
@@ -29,10 +28,9 @@ from typing import Callable, List
 import numpy as np
 import torch
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.audio import write_wav  # noqa: E402
-from mmdr.registry import TRANSFORMS  # noqa: E402
-from mmdr.utils import register_all_modules  # noqa: E402
+from mmdr.audio import write_wav
+from mmdr.registry import TRANSFORMS
+from mmdr.utils import register_all_modules
 
 # The audio transforms of the CREMA-D and Kinetics-Sounds configs (files at
 # another rate are resampled).

@@ -21,19 +21,14 @@ Example:
 """
 import argparse
 import copy
-import os.path as osp
-import sys
 import tempfile
 
 import torch
+from benchmark_ucf101_loading import time_loader
 from mmengine.config import Config
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark_ucf101_loading import time_loader  # noqa: E402
-
-from mmdr.registry import DATASETS  # noqa: E402
-from mmdr.utils import register_all_modules  # noqa: E402
+from mmdr.registry import DATASETS
+from mmdr.utils import register_all_modules
 
 FBANK = [
     dict(type='LoadWaveform', sample_rate=16000, duration=None, resample=True),

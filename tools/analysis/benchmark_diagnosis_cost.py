@@ -34,10 +34,7 @@ Example (one GPU machine, its 16 cores for k-means):
         --device cuda --threads 16
 """
 import argparse
-import json
 import os
-import os.path as osp
-import sys
 from typing import Dict, Tuple
 
 
@@ -93,8 +90,8 @@ os.environ['OMP_NUM_THREADS'] = str(ARGS.threads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.fileio import dump  # noqa: E402
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from mmdr.analysis.synthetic_batches import CREMAD_SHAPES  # noqa: E402
 from mmdr.analysis.synthetic_batches import iter_batches  # noqa: E402
 from mmdr.analysis.synthetic_batches import median_wall_time  # noqa: E402
@@ -259,8 +256,7 @@ def main() -> None:
             forward_s=forward_s,
             extract_s=extract_s,
             rows=rows)
-        with open(ARGS.out, 'w') as f:
-            json.dump(result, f, indent=1)
+        dump(result, ARGS.out, file_format='json', indent=1)
 
 
 if __name__ == '__main__':

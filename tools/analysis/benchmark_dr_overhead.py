@@ -17,9 +17,7 @@ Example:
 """
 import argparse
 import copy
-import os.path as osp
 import statistics
-import sys
 import tempfile
 import time
 
@@ -28,9 +26,8 @@ from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.engine.hooks import DRHook  # noqa: E402
-from mmdr.utils import register_all_modules  # noqa: E402
+from mmdr.engine.hooks import DRHook
+from mmdr.utils import register_all_modules
 
 
 class EpochTimer(Hook):

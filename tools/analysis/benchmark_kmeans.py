@@ -25,8 +25,6 @@ Example:
 """
 import argparse
 import os
-import os.path as osp
-import sys
 import time
 from typing import Dict, List, Tuple
 
@@ -57,7 +55,6 @@ os.environ['OMP_NUM_THREADS'] = str(ARGS.threads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 from mmdr.diagnosis import clustering_purities  # noqa: E402
 from mmdr.diagnosis import clustering_purity  # noqa: E402
 

@@ -1,7 +1,8 @@
-"""Measure the memory and time of reading a MOSEI-sized aligned pickle.
+"""Measure the memory and time of converting and loading a MOSEI-sized
+aligned pickle.
 
 Writes a pickle in the format of the Multimodal Transformer's
-``mosei_senti_data.pkl`` (``tests/mosi_fixtures.py``) at MOSEI's size:
+``mosei_senti_data.pkl`` (:mod:`mmdr.testing.cmu_mosi`) at MOSEI's size:
 22,856 utterances (16,326 / 1,871 / 4,659), 50 steps, text 300, audio 74,
 vision 35, features float64 (``--dtype``; the released files' dtype
 varies, float64 is the larger case) or float32, labels float32. Then, each
@@ -11,13 +12,16 @@ the first row is the imports alone):
 
 - ``imports``: Python with torch, mmengine and mmdr imported;
 - ``pickle.load``: reading the file alone, as a loader keeping it does;
-- ``train + valid + test``: the three ``CMUMOSEIDataset`` of a run;
+- ``convert``: ``tools/data/cmu_mosi/convert_mult_pickle.py``'s conversion
+  into memory-mapped arrays, done once per file;
+- ``train + valid + test``: the three ``CMUMOSEIDataset`` of a run, on the
+  converted arrays;
 - ``+ 2 D&R sets``: plus the diagnosis sets D&R builds (the training split
   without augmentation, capped to the validation size, and the validation
   split), as ``DRHook`` builds them.
 
-Also reports the resident memory after the step and how fast samples are
-packed.
+Also reports the resident memory after the step (mapped pages that were
+read count as resident) and how fast samples are packed.
 
 Example:
     python tools/analysis/benchmark_mosi_loading.py
@@ -34,7 +38,6 @@ import tempfile
 import time
 from typing import Dict
 
-REPO = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
 MOSEI_SIZES = (16326, 1871, 4659)
 WIDTHS = dict(text=300, audio=74, vision=35)
 PACK = [
@@ -43,6 +46,7 @@ PACK = [
 CASES = {
     'imports': 'imports',
     'pickle': 'pickle.load',
+    'convert': 'convert',
     'three': 'train + valid + test',
     'five': 'train + valid + test + 2 D&R sets',
 }
@@ -50,7 +54,8 @@ CASES = {
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Memory and time of loading a MOSEI-sized pickle')
+        description='Memory and time of converting and loading a '
+        'MOSEI-sized pickle')
     parser.add_argument(
         '--dtype',
         choices=('float64', 'float32'),
@@ -81,7 +86,7 @@ def measure(case: str, path: str) -> dict:
     """One case, in this (fresh) process."""
     import pickle
 
-    sys.path.insert(0, REPO)
+    from mmdr.datasets.cmu_mosi_conversion import convert_mult_pickle
     from mmdr.datasets.cmu_mosi_dataset import CMUMOSEIDataset
     from mmdr.utils import register_all_modules
     register_all_modules()
@@ -99,6 +104,8 @@ def measure(case: str, path: str) -> dict:
     if case == 'pickle':
         with open(path, 'rb') as f:
             kept.append(pickle.load(f))
+    elif case == 'convert':
+        convert_mult_pickle(path)
     elif case in ('three', 'five'):
         kept += [build('train'), build('valid'), build('test', test_mode=True)]
     if case == 'five':
@@ -133,8 +140,8 @@ def main() -> None:
         return
     if args.write:
         import numpy as np
-        sys.path.insert(0, osp.join(REPO, 'tests'))
-        from mosi_fixtures import write_mosi_pickle
+
+        from mmdr.testing.cmu_mosi import write_mosi_pickle
         dtype, scale = args.dtype[0], args.scale
         write_mosi_pickle(
             args.path,

@@ -17,18 +17,15 @@ Example:
 """
 import argparse
 import hashlib
-import os.path as osp
 import statistics
-import sys
 import time
 from typing import Callable
 
 import torch
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.diagnosis import blend_toward_init  # noqa: E402
-from mmdr.registry import MODELS  # noqa: E402
-from mmdr.utils import register_all_modules, tensors_fingerprint  # noqa
+from mmdr.diagnosis import blend_toward_init
+from mmdr.registry import MODELS
+from mmdr.utils import register_all_modules, tensors_fingerprint
 
 ENCODERS = dict(
     visual=dict(

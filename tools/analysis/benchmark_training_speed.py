@@ -17,26 +17,21 @@ Example (CREMA-D's reference model on a GPU, mixed precision):
         --device cuda --amp
 """
 import argparse
-import json
-import os.path as osp
 import statistics
-import sys
 import time
 
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.fileio import dump
 from mmengine.optim import build_optim_wrapper
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.analysis import CREMAD_SHAPES  # noqa: E402
-from mmdr.analysis import iter_batches  # noqa: E402
-from mmdr.analysis import parse_input_shapes  # noqa: E402
-from mmdr.analysis import random_modality_inputs  # noqa: E402
-from mmdr.analysis.synthetic_batches import synchronize  # noqa: E402
-from mmdr.engine.optimizers import amp_optim_wrapper_cfg  # noqa: E402
-from mmdr.models.balancers import BaseBalancer  # noqa: E402
-from mmdr.registry import MODELS  # noqa: E402
-from mmdr.utils import register_all_modules  # noqa: E402
+from mmdr.analysis import (CREMAD_SHAPES, iter_batches, parse_input_shapes,
+                           random_modality_inputs)
+from mmdr.analysis.synthetic_batches import synchronize
+from mmdr.engine.optimizers import amp_optim_wrapper_cfg
+from mmdr.models.balancers import BaseBalancer
+from mmdr.registry import MODELS
+from mmdr.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -160,29 +155,29 @@ def main() -> None:
         print(f'| {max_epochs} epochs (h) | '
               f'{epoch_s * max_epochs / 3600:.2f} |')
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(
-                dict(
-                    config=args.config,
-                    device=str(device),
-                    device_name=name,
-                    optim_wrapper=type(optim_wrapper).__name__,
-                    batch_size=batch_size,
-                    shapes={
-                        m: list(s)
-                        for m, s in shapes.items()
-                    },
-                    iters=args.iters,
-                    warmup=args.warmup,
-                    step_s=step_s,
-                    samples_per_s=samples_per_s,
-                    peak_memory_gib=peak_gib,
-                    train_size=args.train_size,
-                    epoch_s=epoch_s,
-                    max_epochs=max_epochs,
-                    final_loss=loss),
-                f,
-                indent=1)
+        dump(
+            dict(
+                config=args.config,
+                device=str(device),
+                device_name=name,
+                optim_wrapper=type(optim_wrapper).__name__,
+                batch_size=batch_size,
+                shapes={
+                    m: list(s)
+                    for m, s in shapes.items()
+                },
+                iters=args.iters,
+                warmup=args.warmup,
+                step_s=step_s,
+                samples_per_s=samples_per_s,
+                peak_memory_gib=peak_gib,
+                train_size=args.train_size,
+                epoch_s=epoch_s,
+                max_epochs=max_epochs,
+                final_loss=loss),
+            args.out,
+            file_format='json',
+            indent=1)
 
 
 if __name__ == '__main__':

@@ -20,17 +20,14 @@ Example:
 """
 import argparse
 import copy
-import os.path as osp
-import sys
 import time
 
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.registry import MODELS  # noqa: E402
-from mmdr.utils import register_all_modules  # noqa: E402
+from mmdr.registry import MODELS
+from mmdr.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:

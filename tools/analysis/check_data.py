@@ -37,17 +37,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from mmengine.config import Config, DictAction
 from mmengine.utils import track_parallel_progress, track_progress
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.datasets import BaseMultiModalDataset  # noqa: E402
-from mmdr.audio import open_atomic  # noqa: E402
-from mmdr.datasets.file_checks import (
-    FILE_KEYS,  # noqa: E402
-    FOLDER_KEYS,
-    describe_files,
-    sample_files,
-    unreadable_files)
-from mmdr.registry import DATASETS  # noqa: E402
-from mmdr.utils import register_all_modules, set_data_root  # noqa: E402
+from mmdr.datasets import BaseMultiModalDataset
+from mmdr.datasets.file_checks import (FILE_KEYS, FOLDER_KEYS, describe_files,
+                                       sample_files, unreadable_files)
+from mmdr.registry import DATASETS
+from mmdr.utils import register_all_modules, set_data_root
+from mmdr.utils.atomic_write import write_text_atomic
 
 SPLITS = ('train', 'val', 'test')
 TOOL = 'tools/analysis/check_data.py'
@@ -181,8 +176,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f'{"" if name in clips else "# "}{name}  # {describe_files(found)}'
         for name, found in failing
     ]
-    with open_atomic(out) as f:
-        f.write(('\n'.join(lines) + '\n').encode())
+    write_text_atomic(out, '\n'.join(lines) + '\n')
 
     if not failing:
         print(f'Every file of the {len(jobs)} samples decodes; wrote the '

@@ -20,13 +20,12 @@ Example:
 """
 import argparse
 import dataclasses
-import json
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.analysis import load_training_curves  # noqa: E402
-from mmdr.visualization import plot_training_curves  # noqa: E402
+from mmengine.fileio import dump
+
+from mmdr.analysis import load_training_curves
+from mmdr.visualization import plot_training_curves
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,9 +71,10 @@ def main() -> None:
               f're-learning after epochs {run.relearn_epochs}, '
               f'{len(run.val_metric["epoch"])} validations ({run.metric})')
     if args.data_out:
-        with open(args.data_out, 'w') as f:
-            json.dump([dataclasses.asdict(run) for run in runs], f, indent=2)
-            f.write('\n')
+        dump([dataclasses.asdict(run) for run in runs],
+             args.data_out,
+             file_format='json',
+             indent=2)
     print(f'Wrote {args.out} ({width} x {height} pixels)')
 
 

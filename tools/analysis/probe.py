@@ -13,15 +13,13 @@ Example:
         work_dirs/dr_avdigits/best_acc_top1_epoch_*.pth --out probe.json
 """
 import argparse
-import json
-import os.path as osp
 import sys
 
 from mmengine.config import Config, DictAction
+from mmengine.fileio import dump
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.analysis import unimodal_probes  # noqa: E402
-from mmdr.utils import register_all_modules  # noqa: E402
+from mmdr.analysis import unimodal_probes
+from mmdr.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,15 +55,13 @@ def main() -> None:
     for m, acc in results.items():
         print(f'| {m} | {100 * acc["val"]:.2f} | {100 * acc["test"]:.2f} |')
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(
-                dict(
-                    config=args.config,
-                    checkpoint=args.checkpoint,
-                    probes=results),
-                f,
-                indent=2)
-            f.write('\n')
+        dump(
+            dict(
+                config=args.config, checkpoint=args.checkpoint,
+                probes=results),
+            args.out,
+            file_format='json',
+            indent=2)
 
 
 if __name__ == '__main__':

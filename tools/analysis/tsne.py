@@ -18,10 +18,9 @@ import sys
 import numpy as np
 from mmengine.config import Config, DictAction
 
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
-from mmdr.analysis import checkpoint_tsne  # noqa: E402
-from mmdr.utils import register_all_modules  # noqa: E402
-from mmdr.visualization import plot_feature_embeddings  # noqa: E402
+from mmdr.analysis import checkpoint_tsne
+from mmdr.utils import register_all_modules
+from mmdr.visualization import plot_feature_embeddings
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,23 +1,26 @@
 # CMU-MOSI: the word-aligned feature pickle of the Multimodal Transformer
 # line of work (mosi_data.pkl: 'train' / 'valid' / 'test', each with
 # 'text', 'audio', 'vision' of shape (N, 50, d) and 'labels' (N, 1, 1) in
-# [-3, 3]), placed at data/mosi/mosi_data.pkl. The official split is used as
-# given; 'valid' is the validation split (model selection, D&R diagnosis).
+# [-3, 3]), placed at data/mosi/mosi_data.pkl and converted once into the
+# memory-mapped arrays of data/mosi/mosi_data/ with
+# python tools/data/cmu_mosi/convert_mult_pickle.py data/mosi/mosi_data.pkl
+# The official split is used as given; 'valid' is the validation split
+# (model selection, D&R diagnosis).
 # Task: 'binary' (negative vs non-negative), 'seven' (Acc-7 classes) or
 # 'regression' (the head regresses the score; D&R clusters the binarised
 # labels, k = 2).
 dataset_type = 'CMUMOSIDataset'
 data_root = 'data/mosi'
-ann_file = 'mosi_data.pkl'
+ann_file = 'mosi_data'
 task = 'binary'
-# The sequences are in memory: packing only (the score goes with the sample
-# for the metrics and the regression head).
+# The sequences are memory-mapped arrays: packing only (the score goes with
+# the sample for the metrics and the regression head).
 pipeline = [
     dict(type='PackMultiModalInputs', meta_keys=('sample_idx', 'sentiment'))
 ]
 
 # MulT's batch of 24 (main.py defaults, Tsai et al., ACL 2019). Loading is
-# slicing in-memory arrays: no workers.
+# slicing memory-mapped arrays: no workers.
 train_dataloader = dict(
     batch_size=24,
     num_workers=0,
