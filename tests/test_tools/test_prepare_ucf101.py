@@ -2,7 +2,7 @@
 ``main`` with the arguments, output and exit status of a shell call, in the
 test process: ``conftest.run_ucf101_tool``).
 
-The archives are written by ``tests/ucf101_fixtures.py``: real XVID AVI
+The archives are written by ``mmdr.testing.ucf101``: real XVID AVI
 files that decord reads, official-style split files; trees of other tools
 (rawframes only, mmaction2's lists) too. The session fixture
 ``ucf101_root`` (tests/conftest.py) is the prepared tree; tests that change
@@ -14,22 +14,19 @@ import os
 import os.path as osp
 import re
 import shutil
-import sys
 
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO, UCF101_ARCHIVE, UCF101_PREPARE_ARGS, prepare_ucf101
-from ucf101_fixtures import (DEFAULT_CLASSES, truncate_video,
-                             write_mmaction2_tree, write_official_lists,
-                             write_short_video, write_ucf101_archive,
-                             write_undecodable)
+from conftest import UCF101_ARCHIVE, UCF101_PREPARE_ARGS, prepare_ucf101
 
-sys.path.insert(0, osp.join(REPO, 'tools', 'data', 'ucf101'))
-import extract_rawframes as ex  # noqa: E402
-
-from mmdr.datasets import UCF101Dataset  # noqa: E402
-from mmdr.datasets.splits import ucf101 as sl  # noqa: E402
+from mmdr.datasets import UCF101Dataset
+from mmdr.datasets.splits import ucf101 as sl
+from mmdr.preparation import rawframes as ex
+from mmdr.testing.ucf101 import (DEFAULT_CLASSES, truncate_video,
+                                 write_mmaction2_tree, write_official_lists,
+                                 write_short_video, write_ucf101_archive,
+                                 write_undecodable)
 
 NUM_FRAMES = UCF101_ARCHIVE['num_frames']
 ROLES = ('train', 'val', 'trainpart', 'holdout')

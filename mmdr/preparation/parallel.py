@@ -1,10 +1,37 @@
-"""Process pool with a progress bar, and the tools' closing warning.
+"""A resumable run's plan line, its process pool with a progress bar, and
+the closing warning.
 
-Shared by ``prepare_ucf101.py`` and ``check_rawframes.py``.
+Shared by the preparation tools of ``tools/data`` (CREMA-D,
+Kinetics-Sounds, UCF-101 and its ``check_rawframes.py``).
 """
 import multiprocessing
 import sys
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
+
+
+def plan_line(num: int,
+              state: Dict[str, List],
+              items: str = 'clips',
+              verb: str = 'prepare') -> str:
+    """``Plan: N clips: a already done, b to prepare, c to redo (...)``.
+
+    Args:
+        num (int): The items of the run.
+        state (dict): ``done`` and ``new`` items, ``(item, why)`` to
+            ``redo``.
+        items (str): What they are, e.g. ``videos``.
+        verb (str): What is done to the new ones, e.g. ``extract``.
+
+    Returns:
+        str: The line, with the reasons to redo counted.
+    """
+    why: Dict[str, int] = {}
+    for _, reason in state['redo']:
+        why[reason] = why.get(reason, 0) + 1
+    return (f'Plan: {num} {items}: {len(state["done"])} already done, '
+            f'{len(state["new"])} to {verb}, {len(state["redo"])} to redo' +
+            (' (' + ', '.join(f'{n} {w}' for w, n in sorted(why.items())) +
+             ')' if why else ''))
 
 
 def run_parallel(func: Callable,
@@ -16,7 +43,8 @@ def run_parallel(func: Callable,
 
     Workers are spawned processes (nothing of this process's OpenCV or
     decord threads is forked into them); with one worker the tasks run in
-    this process.
+    this process. (Not ``mmengine.utils.track_parallel_progress``: its pool
+    forks, and it starts one even for one worker.)
 
     Args:
         func (Callable): A picklable module-level function of one task.
