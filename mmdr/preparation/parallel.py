@@ -34,6 +34,17 @@ def plan_line(num: int,
              ')' if why else ''))
 
 
+def _worker_context(func: Callable) -> multiprocessing.context.BaseContext:
+    """The fork server (preloading ``func``'s mmdr module) or spawn."""
+    if 'forkserver' not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context('spawn')
+    ctx = multiprocessing.get_context('forkserver')
+    if func.__module__.startswith('mmdr.'):
+        # Effective when the server starts: the first pool of a process.
+        ctx.set_forkserver_preload([func.__module__])
+    return ctx
+
+
 def run_parallel(func: Callable,
                  tasks: Sequence,
                  workers: int,
@@ -41,10 +52,13 @@ def run_parallel(func: Callable,
                  ordered: bool = False) -> List:
     """Run ``func`` over ``tasks`` with mmengine's progress bar (ETA).
 
-    Workers are spawned processes (nothing of this process's OpenCV or
-    decord threads is forked into them); with one worker the tasks run in
-    this process. (Not ``mmengine.utils.track_parallel_progress``: its pool
-    forks, and it starts one even for one worker.)
+    Workers are forked from a fresh server process (nothing of this
+    process's OpenCV or decord threads is forked into them) that has
+    imported ``func``'s module of mmdr once, so that the workers do not
+    import torch again each; spawned where the platform has no fork server.
+    With one worker the tasks run in this process. (Not
+    ``mmengine.utils.track_parallel_progress``: its pool forks from this
+    process, and it starts one even for one worker.)
 
     Args:
         func (Callable): A picklable module-level function of one task.
@@ -71,7 +85,7 @@ def run_parallel(func: Callable,
             results.append(func(task))
             bar.update()
     else:
-        ctx = multiprocessing.get_context('spawn')
+        ctx = _worker_context(func)
         chunk = 1 if not ordered else max(1,
                                           min(32,
                                               len(tasks) // (4 * workers)))

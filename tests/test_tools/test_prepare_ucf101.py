@@ -111,7 +111,7 @@ def test_rawframe_layout(ucf101_root):
 
 def test_short_side_and_auto_flow(tmp_path):
     _small_archive(tmp_path, num_frames=4)
-    result = prepare_ucf101(tmp_path, '--short-side', '32', '--workers', '2',
+    result = prepare_ucf101(tmp_path, '--short-side', '32', '--workers', '1',
                             '--holdout-groups', '1')
     assert result.returncode == 0, result.stdout + result.stderr
     algo = 'tvl1' if ex.tvl1_available() else 'farneback'
@@ -358,7 +358,7 @@ def test_corrupt_videos_are_skipped_and_named(tmp_path):
     write_undecodable(osp.join(videos, undecodable))
     write_short_video(osp.join(videos, one_frame), 1)
     os.remove(osp.join(videos, missing))
-    args = ('--flow-algo', 'farneback', '--short-side', '0', '--workers', '2',
+    args = ('--flow-algo', 'farneback', '--short-side', '0', '--workers', '1',
             '--holdout-groups', '1')
     result = prepare_ucf101(tmp_path, *args)
     assert result.returncode == 0, result.stderr
