@@ -37,7 +37,6 @@ def first_line(err: BaseException) -> str:
     FFmpeg's errors (PyAV's ``av.error``) keep their message without the
     file name PyAV appends; decord's and others' keep their first line.
     """
-    # FFmpeg's errors (PyAV's av.error) name the file: keep the message.
     text = str(err)
     if type(err).__module__.startswith('av.') and getattr(
             err, 'strerror', None):
