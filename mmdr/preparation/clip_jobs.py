@@ -48,6 +48,8 @@ import cv2
 import numpy as np
 from mmengine.fileio import dump, load
 
+from mmdr.audio.frontends import kaldi_fbank
+from mmdr.audio.io import AudioFileError, read_audio, resample, write_wav
 from mmdr.utils.atomic_write import open_atomic, write_text_atomic
 from .media import (ClipError, audio_track, encode_jpeg, first_line,
                     frames_at_1fps, tensor_bytes)
@@ -208,8 +210,6 @@ class DiskWriter:
             read_back: bool) -> np.ndarray:
         """Write the WAV file (a temporary one unless ``keep``); return
         the samples as stored (16-bit) when ``read_back``."""
-        from mmdr.audio.io import read_audio, write_wav
-
         path = audio_path(self.out, self.name, '.wav')
         if not keep:
             path = audio_path(self.out, self.name, '.fbank-source.wav')
@@ -250,9 +250,6 @@ def _build(job: ClipJob, writer) -> int:
     The audio comes first: it is cheap and catches a bad WAV file before
     the video is decoded.
     """
-    from mmdr.audio.frontends import kaldi_fbank
-    from mmdr.audio.io import AudioFileError, read_audio, resample
-
     settings = job.settings
     try:
         if job.audio is not None:  # a WAV file of its own
