@@ -4,17 +4,16 @@ Files are read with ``soundfile`` (libsndfile: WAV, FLAC, OGG, ...) and
 resampled with ``soxr`` at its 'HQ' quality, which is what
 ``librosa.load(path, sr=...)`` does since librosa 0.10.
 """
-import contextlib
 import math
 import os
-import os.path as osp
 import struct
-import uuid
-from typing import BinaryIO, Iterator, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import soundfile
 import soxr
+
+from mmdr.utils.atomic_write import open_atomic
 
 #: A RIFF chunk size that streaming writers (e.g. ffmpeg into a pipe) leave
 #: when they cannot seek back to fill it in: the size is unknown.
@@ -142,36 +141,6 @@ def read_audio(path: str,
     return samples, rate
 
 
-@contextlib.contextmanager
-def open_atomic(path: str) -> Iterator[BinaryIO]:
-    """Open a file for binary writing that appears only once complete.
-
-    The content goes to a uniquely named file in the same folder, renamed
-    to ``path`` on success (``os.replace`` is atomic within a file system)
-    and removed on failure, so that readers and concurrent writers (data
-    loader workers, ranks) never see a partial file.
-
-    Args:
-        path (str): The file to write (replaced if it exists).
-
-    Yields:
-        BinaryIO: The temporary file, open for writing.
-    """
-    tmp = osp.join(
-        osp.dirname(osp.abspath(path)),
-        f'.{osp.basename(path)}.{os.getpid()}.{uuid.uuid4().hex}.tmp')
-    # os.open applies the umask, as creating the file directly would.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_wav(path: str, samples: np.ndarray, sample_rate: int) -> None:
     """Write a 16-bit PCM mono WAV file atomically.
 
@@ -188,7 +157,7 @@ def write_wav(path: str, samples: np.ndarray, sample_rate: int) -> None:
     if samples.ndim != 1:
         raise ValueError(f'write_wav: {path}: expected mono samples of '
                          f'shape (L, ), got {samples.shape}')
-    with open_atomic(path) as f:
+    with open_atomic(path, 'wb') as f:
         soundfile.write(
             f,
             np.clip(samples, -1.0, 1.0),
@@ -201,7 +170,9 @@ def tile_or_cut(samples: np.ndarray, num_samples: int) -> np.ndarray:
     """Repeat a short clip, or cut a long one, to ``num_samples`` samples.
 
     OGM-GE repeats a short clip rather than padding it with silence, so
-    that every sample gives a spectrogram of the same shape.
+    that every sample gives a spectrogram of the same shape. ``np.resize``
+    does exactly that; the checks here refuse what it would accept silently
+    (an empty clip gives zeros, a 2-D one is flattened).
 
     Args:
         samples (np.ndarray): Mono samples, shape (L, ) with L > 0.
@@ -217,5 +188,4 @@ def tile_or_cut(samples: np.ndarray, num_samples: int) -> np.ndarray:
     if num_samples < 0:
         raise ValueError(f'tile_or_cut: num_samples must be >= 0, got '
                          f'{num_samples}')
-    reps = math.ceil(num_samples / samples.shape[0])
-    return np.tile(samples, reps)[:num_samples]
+    return np.resize(samples, num_samples)

@@ -1,6 +1,6 @@
 """tools/data/cremad/prepare_cremad.py on tiny CREMA-D releases.
 
-The releases are written by ``tests/av_fixtures.py`` (real WAV and FLV
+The releases are written by ``mmdr.testing.av_clips`` (real WAV and FLV
 files). One prepared tree is made through the command line with two
 workers (``prepared``); the other tests call the tool's ``main`` in this
 process with one worker, on small releases of their own, for speed.
@@ -18,18 +18,19 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from av_fixtures import (cremad_seconds, prepare_cremad, truncate_file,
-                         write_authors_splits, write_cremad_release,
-                         write_garbage, write_media, write_wav16)
+from av_fixtures import prepare_cremad
 from conftest import REPO
 
 from mmdr.audio.frontends import kaldi_fbank
 from mmdr.audio.io import read_audio
+from mmdr.preparation import clip_jobs
+from mmdr.preparation.media import frames_at_1fps
+from mmdr.testing.av_clips import (cremad_seconds, truncate_file,
+                                   write_authors_splits, write_cremad_release,
+                                   write_garbage, write_media, write_wav16)
 
 sys.path.insert(0, osp.join(REPO, 'tools', 'data', 'cremad'))
 import prepare_cremad as tool  # noqa: E402
-
-avc = tool.avc
 
 AUTHORS = ('train.csv', 'test.csv', 'my_train.csv', 'val.csv', 'stat.csv')
 SPEAKER = [f'mmdr_speaker_{r}.csv' for r in ('train', 'val', 'test')]
@@ -150,9 +151,9 @@ def test_frames_follow_timestamps(tmp_path):
             frame.pts = t
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
-    levels = [int(round(f.mean() / 40)) for f in avc.frames_at_1fps(path)]
+    levels = [int(round(f.mean() / 40)) for f in frames_at_1fps(path)]
     assert levels == [1, 3, 4, 4, 4]  # 0 s, 1.5 s, then 4.2 s for 2, 3, 4
-    small = list(avc.frames_at_1fps(path, short_side=24))
+    small = list(frames_at_1fps(path, short_side=24))
     assert small[0].shape == (24, 32, 3)
 
 
@@ -256,12 +257,22 @@ def test_interrupted_run_resumes_to_the_same_bytes(small, tmp_path, capsys,
 
     cut = shutil.copytree(small[0], tmp_path / 'cut')
     victim = sorted(small[1])[4]
-    monkeypatch.setenv(avc.INTERRUPT_ENV, victim)
+    write_frame = clip_jobs.DiskWriter.frame
+
+    def ctrl_c_after_first_frame(writer, index, jpeg):
+        """A Ctrl-C in the victim's preparation once its first frame is on
+        disk (one worker: the clips are prepared in this process)."""
+        write_frame(writer, index, jpeg)
+        if writer.name == victim:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(clip_jobs.DiskWriter, 'frame',
+                        ctrl_c_after_first_frame)
     status, out = _run(capsys, cut, '--audio', 'both')
     assert status == 130 and 'rerun the same command to resume' in out
     assert os.listdir(cut / 'visual' / victim) == ['frame_00001.jpg']
-    assert not osp.exists(avc.marker_path(str(cut), victim))
-    monkeypatch.delenv(avc.INTERRUPT_ENV)
+    assert not osp.exists(clip_jobs.marker_path(str(cut), victim))
+    monkeypatch.undo()
     status, out = _run(capsys, cut, '--audio', 'both')
     assert status == 0
     assert 'Plan: 12 clips: 4 already done, 7 to prepare, 1 to redo (1 ' \
@@ -336,7 +347,7 @@ def test_trees_without_the_release_table_need_no_preparation(tmp_path):
     """The authors' processed data (or OGM-GE's frames) has no
     summaryTable.csv: the tool says to train on it as it is, and writes
     nothing there."""
-    from av_fixtures import write_cremad_authors_tree
+    from mmdr.testing.av_clips import write_cremad_authors_tree
 
     root = tmp_path / 'cremad'
     write_cremad_authors_tree(

@@ -1,6 +1,6 @@
 """tools/data/kinetics_sounds/prepare_kinetics_sounds.py on tiny clips.
 
-``tests/av_fixtures.py`` writes Kinetics-400 style MP4 files (H.264 +
+``mmdr.testing.av_clips`` writes Kinetics-400 style MP4 files (H.264 +
 AAC) and their annotation CSV: 3 Kinetics-Sounds classes x (3 train + 1
 val) clips, the first without an audio track, and one clip of another
 class. The tool's ``main`` runs in this process with one worker (the
@@ -19,13 +19,14 @@ import sys
 import numpy as np
 import pytest
 import torch
-from av_fixtures import (KS_FPS, kinetics_name, truncate_file, write_garbage,
-                         write_kinetics_clips, write_media)
 from conftest import REPO
 
 from mmdr.audio.frontends import kaldi_fbank
 from mmdr.audio.io import read_audio
 from mmdr.datasets.kinetics_sounds_dataset import KINETICS_SOUNDS_CLASSES
+from mmdr.testing.av_clips import (KS_FPS, kinetics_name, truncate_file,
+                                   write_garbage, write_kinetics_clips,
+                                   write_media)
 
 sys.path.insert(0, osp.join(REPO, 'tools', 'data', 'kinetics_sounds'))
 import prepare_kinetics_sounds as tool  # noqa: E402

@@ -2,7 +2,7 @@
 ``main`` with the arguments, output and exit status of a shell call, in the
 test process: ``conftest.run_ucf101_tool``).
 
-The archives are written by ``tests/ucf101_fixtures.py``: real XVID AVI
+The archives are written by ``mmdr.testing.ucf101``: real XVID AVI
 files that decord reads, official-style split files; trees of other tools
 (rawframes only, mmaction2's lists) too. The session fixture
 ``ucf101_root`` (tests/conftest.py) is the prepared tree; tests that change
@@ -14,22 +14,19 @@ import os
 import os.path as osp
 import re
 import shutil
-import sys
 
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO, UCF101_ARCHIVE, UCF101_PREPARE_ARGS, prepare_ucf101
-from ucf101_fixtures import (DEFAULT_CLASSES, truncate_video,
-                             write_mmaction2_tree, write_official_lists,
-                             write_short_video, write_ucf101_archive,
-                             write_undecodable)
+from conftest import UCF101_ARCHIVE, UCF101_PREPARE_ARGS, prepare_ucf101
 
-sys.path.insert(0, osp.join(REPO, 'tools', 'data', 'ucf101'))
-import extract_rawframes as ex  # noqa: E402
-
-from mmdr.datasets import UCF101Dataset  # noqa: E402
-from mmdr.datasets.splits import ucf101 as sl  # noqa: E402
+from mmdr.datasets import UCF101Dataset
+from mmdr.datasets.splits import ucf101 as sl
+from mmdr.preparation import rawframes as ex
+from mmdr.testing.ucf101 import (DEFAULT_CLASSES, truncate_video,
+                                 write_mmaction2_tree, write_official_lists,
+                                 write_short_video, write_ucf101_archive,
+                                 write_undecodable)
 
 NUM_FRAMES = UCF101_ARCHIVE['num_frames']
 ROLES = ('train', 'val', 'trainpart', 'holdout')
@@ -114,7 +111,7 @@ def test_rawframe_layout(ucf101_root):
 
 def test_short_side_and_auto_flow(tmp_path):
     _small_archive(tmp_path, num_frames=4)
-    result = prepare_ucf101(tmp_path, '--short-side', '32', '--workers', '2',
+    result = prepare_ucf101(tmp_path, '--short-side', '32', '--workers', '1',
                             '--holdout-groups', '1')
     assert result.returncode == 0, result.stdout + result.stderr
     algo = 'tvl1' if ex.tvl1_available() else 'farneback'
@@ -361,7 +358,7 @@ def test_corrupt_videos_are_skipped_and_named(tmp_path):
     write_undecodable(osp.join(videos, undecodable))
     write_short_video(osp.join(videos, one_frame), 1)
     os.remove(osp.join(videos, missing))
-    args = ('--flow-algo', 'farneback', '--short-side', '0', '--workers', '2',
+    args = ('--flow-algo', 'farneback', '--short-side', '0', '--workers', '1',
             '--holdout-groups', '1')
     result = prepare_ucf101(tmp_path, *args)
     assert result.returncode == 0, result.stderr

@@ -55,7 +55,6 @@ import argparse
 import ctypes
 import filecmp
 import importlib.util
-import json
 import multiprocessing
 import os
 import os.path as osp
@@ -66,6 +65,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
+from mmengine.fileio import dump
 
 SAMPLE_RATE = 22050
 CLASS_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven',
@@ -288,6 +288,8 @@ def synthesize_all(jobs: Sequence[tuple], workers: int) -> List[np.ndarray]:
     Returns:
         list[np.ndarray]: The samples of every job, in order.
     """
+    # Not mmengine.utils.track_parallel_progress: it has no
+    # maxtasksperchild, which gives every job its fresh process.
     ctx = multiprocessing.get_context('fork')
     with ctx.Pool(workers, maxtasksperchild=1) as pool:
         return pool.map(synthesize, jobs, chunksize=1)
@@ -428,7 +430,7 @@ def generate(staged: str, args: argparse.Namespace) -> Dict[str, int]:
             languages=list(LANGUAGES),
             variants=list(VARIANTS)))
     with open(osp.join(staged, 'split_info.json'), 'w') as f:
-        json.dump(info, f, indent=2, sort_keys=True)
+        dump(info, f, file_format='json', indent=2, sort_keys=True)
         f.write('\n')
     return sizes
 

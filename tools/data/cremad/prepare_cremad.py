@@ -16,7 +16,7 @@ Diagnosing & Re-learning) reads:
 
 * ``visual/<clip>/frame_00001.jpg`` ...: 1 frame per second (frame k: the
   first decoded frame at or after k - 1 s), original size unless
-  ``--short-side``; see ``tools/data/av_clips.py``. OGM-GE's
+  ``--short-side``; see ``mmdr/preparation/media.py``. OGM-GE's
   ``video_preprocessing.py`` also keeps one frame a second.
 * ``audio/<clip>.wav`` (``--audio wav``, the default, or ``both``): the
   AudioWAV file resampled to 22,050 Hz (soxr HQ), i.e. what OGM-GE's
@@ -83,8 +83,8 @@ import sys
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import av_clips as avc  # noqa: E402
+from mmdr.preparation import clip_cli
+from mmdr.preparation.clip_jobs import ClipJob, Settings
 
 # mmdr's split logic (mmdr.datasets.splits, which the data set uses too) is
 # imported where it is used: the spawned workers import this script and
@@ -118,7 +118,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default='data/cremad',
         help='holds AudioWAV/, VideoFlash/, processedResults/; receives '
         'visual/, audio/ and the lists')
-    avc.add_clip_arguments(
+    clip_cli.add_clip_arguments(
         parser,
         audio_help='wav: audio/<clip>.wav at 22,050 Hz; fbank: '
         'audio/<clip>.pt (1024x128 Kaldi filterbank); both',
@@ -131,7 +131,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=','.join(map(str, sp.DEFAULT_SPEAKER_SPLIT)),
         help='actors in train,val,test (proportions if they do not sum to '
         'the number of actors)')
-    avc.add_run_arguments(
+    clip_cli.add_run_arguments(
         parser,
         val_size_help='clips in mmdr_carve_val.csv (default: the rows of '
         'the authors\' val.csv, else 10%% of train.csv)',
@@ -145,7 +145,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     if len(args.speaker_split) != 3 or min(args.speaker_split) < 0 or sum(
             args.speaker_split) == 0:
         parser.error('--speaker-split takes three integers >= 0, e.g. 73,9,9')
-    avc.check_arguments(parser, args)
+    clip_cli.check_arguments(parser, args)
     return args
 
 
@@ -347,52 +347,56 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           ('' if val_size is not None else
            ' (no train.csv: no mmdr_carve_* lists)'))
 
-    settings = avc.Settings(WAV_RATE, args.audio, args.short_side,
-                            args.jpeg_quality)
+    settings = Settings(WAV_RATE, args.audio, args.short_side,
+                        args.jpeg_quality)
     outputs = ([f'audio/<clip>.wav at {WAV_RATE} Hz']
                if settings.wav else []) + (['audio/<clip>.pt 1024x128 fbank']
                                            if settings.fbank else [])
-    print(avc.settings_line(args, audio_note=f' ({", ".join(outputs)})'))
+    print(clip_cli.settings_line(args, audio_note=f' ({", ".join(outputs)})'))
     jobs = [
-        avc.ClipJob(c, flv, wav, root, settings, args.min_frames)
+        ClipJob(c, flv, wav, root, settings, args.min_frames)
         for c, (flv, wav) in sorted(sources.items())
     ]
-    state, problem = avc.plan(root, jobs, args)
+    state, problem = clip_cli.plan(root, jobs, args)
 
     if args.dry_run:
         expected = {c: 0 for c in sources}
-        return avc.dry_run(
+        return clip_cli.dry_run(
             state, problem, args,
             lambda: make_lists(args, clips, authors, val_size, expected)[0],
             'Lists it would write (if every clip with both files '
             'prepares):', missing)
 
-    outcome = avc.run_clips(root, state, args, missing, STAT, classes)
+    outcome = clip_cli.run_clips(root, state, args, missing, STAT, classes)
     if outcome is None:
-        return avc.INTERRUPTED
+        return clip_cli.INTERRUPTED
     prepared = outcome.prepared
     lists, record = make_lists(args, clips, authors, val_size, prepared)
-    files = avc.write_lists(root, lists, list_text, outcome, TOOL)
-    not_prepared = avc.write_meta(root, META, TOOL, settings, args, outcome,
-                                  dict(table=len(clips)), files, STAT, authors,
-                                  **record)
+    files = clip_cli.write_lists(root, lists, list_text, outcome, TOOL)
+    not_prepared = clip_cli.write_meta(root, META, TOOL,
+                                       settings, args, outcome,
+                                       dict(table=len(clips)), files, STAT,
+                                       authors, **record)
 
     print(f'Summary: {len(clips)} clips in the table, {len(prepared)} '
           f'prepared, {len(outcome.skipped)} skipped, '
           f'{len(outcome.failed)} failed.')
     print_speaker_split(record, lists)
-    avc.print_written(root, lists, META, outcome)
+    clip_cli.print_written(root, lists, META, outcome)
     for name, left in record['left_out'].items():
         if left:
             print(f'  {name}: left out {len(left)} clip(s) not prepared')
     if authors:
         print('Authors\' files (read, not written):')
-        avc.print_sizes({n: len(r) for n, r in authors.items()}, ' listed')
+        clip_cli.print_sizes({
+            n: len(r)
+            for n, r in authors.items()
+        }, ' listed')
         for name, left in not_prepared.items():
             if left:
                 print(f'  {name}: {len(left)} clip(s) not prepared: ' +
                       ' '.join(left[:10]) + (' ...' if len(left) > 10 else ''))
-    return avc.finish(outcome, args.strict)
+    return clip_cli.finish(outcome, args.strict)
 
 
 if __name__ == '__main__':

@@ -18,7 +18,7 @@ OGM-GE and Diagnosing & Re-learning:
 
 * ``visual/<name>/frame_00001.jpg`` ...: 1 frame per second (frame k: the
   first decoded frame at or after k - 1 s: 10 for a 10 s clip), original
-  size unless ``--short-side``; see ``tools/data/av_clips.py``.
+  size unless ``--short-side``; see ``mmdr/preparation/media.py``.
 * ``audio/<name>.wav`` (``--audio wav``, the default, or ``both``): the
   clip's audio track decoded with PyAV, channels averaged, resampled to
   16 kHz (soxr HQ), 16-bit PCM: what OGM-GE's ``ffmpeg -i <mp4> -acodec
@@ -82,8 +82,8 @@ import sys
 from collections import Counter
 from typing import Dict, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-import av_clips as avc  # noqa: E402
+from mmdr.preparation import clip_cli
+from mmdr.preparation.clip_jobs import ClipJob, Settings
 
 # mmdr's carve (mmdr.datasets.splits) is imported where it is used: the
 # spawned workers import this script and need none of mmdr.datasets.
@@ -118,7 +118,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--out',
         default='data/kinetics_sounds',
         help='receives visual/, audio/ and the lists')
-    avc.add_clip_arguments(
+    clip_cli.add_clip_arguments(
         parser,
         audio_help='wav: audio/<name>.wav at 16 kHz; fbank: audio/<name>.pt '
         '(1024x128 Kaldi filterbank); both',
@@ -130,13 +130,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--train-list',
         help='the list the carve splits (default: OUT/my_train.txt if '
         'present, else mmdr_train.txt)')
-    avc.add_run_arguments(
+    clip_cli.add_run_arguments(
         parser,
         val_size_help='clips in mmdr_carve_val.txt (default: 10%% of the '
         'list)',
         seed_help='seed of the carve')
     args = parser.parse_args(argv)
-    avc.check_arguments(parser, args)
+    clip_cli.check_arguments(parser, args)
     return args
 
 
@@ -368,30 +368,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for n in AUTHORS_FILES if osp.isfile(osp.join(out, n))
     }
 
-    settings = avc.Settings(WAV_RATE, args.audio, args.short_side,
-                            args.jpeg_quality)
+    settings = Settings(WAV_RATE, args.audio, args.short_side,
+                        args.jpeg_quality)
     carve_name = carve_source[0] if carve_source else TRAIN
-    print(avc.settings_line(args, tail=f'; carve of {carve_name}'))
+    print(clip_cli.settings_line(args, tail=f'; carve of {carve_name}'))
     jobs = [
-        avc.ClipJob(n, videos[n], None, out, settings, args.min_frames)
+        ClipJob(n, videos[n], None, out, settings, args.min_frames)
         for n in sorted(wanted) if n in videos
     ]
-    state, problem = avc.plan(out, jobs, args)
+    state, problem = clip_cli.plan(out, jobs, args)
 
     if args.dry_run:
         expected = {j.name: 0 for j in jobs}
-        return avc.dry_run(
+        return clip_cli.dry_run(
             state, problem, args,
             lambda: make_lists(args, annotated, carve_source, expected)[0],
             'Lists it would write (if every clip found prepares):', missing)
 
-    outcome = avc.run_clips(out, state, args, missing, STAT, classes)
+    outcome = clip_cli.run_clips(out, state, args, missing, STAT, classes)
     if outcome is None:
-        return avc.INTERRUPTED
+        return clip_cli.INTERRUPTED
     prepared = outcome.prepared
     lists, carve = make_lists(args, annotated, carve_source, prepared)
-    files = avc.write_lists(out, lists, list_text, outcome, TOOL)
-    not_prepared = avc.write_meta(
+    files = clip_cli.write_lists(out, lists, list_text, outcome, TOOL)
+    not_prepared = clip_cli.write_meta(
         out,
         META,
         TOOL,
@@ -408,7 +408,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f'Summary: {len(wanted)} train/val clips annotated, '
           f'{len(prepared)} prepared, {len(outcome.skipped)} skipped, '
           f'{len(outcome.failed)} failed.')
-    avc.print_written(out, lists, META, outcome)
+    clip_cli.print_written(out, lists, META, outcome)
     print(f'  carve of {carve["source"]}: {carve["val_size"]} drawn for '
           f'validation (seed {args.seed}); {len(carve["left_out"])} clip(s) '
           'of it not prepared, left out')
@@ -422,7 +422,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f'rows, {len(left)} not prepared' +
               (': ' + ' '.join(left[:10]) +
                (' ...' if len(left) > 10 else '') if left else ''))
-    return avc.finish(outcome, args.strict)
+    return clip_cli.finish(outcome, args.strict)
 
 
 if __name__ == '__main__':

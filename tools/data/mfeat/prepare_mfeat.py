@@ -19,7 +19,6 @@ Example:
 import argparse
 import filecmp
 import hashlib
-import json
 import os
 import os.path as osp
 import shutil
@@ -30,6 +29,7 @@ import zipfile
 from typing import Dict
 
 import numpy as np
+from mmengine.fileio import dump
 from sklearn.model_selection import train_test_split
 
 VIEWS = ('fou', 'fac', 'kar', 'pix', 'zer', 'mor')
@@ -213,7 +213,7 @@ def main() -> None:
                 for v, p in sorted(paths.items())
             })
         with open(osp.join(staged, 'split_info.json'), 'w') as f:
-            json.dump(info, f, indent=2, sort_keys=True)
+            dump(info, f, file_format='json', indent=2, sort_keys=True)
             f.write('\n')
 
         files = sorted(os.listdir(staged))

@@ -40,11 +40,8 @@ import os.path as osp
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-# Running from a checkout without installing works too (mmdr, --decode).
-sys.path.insert(1,
-                osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', '..'))
-from parallel import run_parallel, warn_exit  # noqa: E402
+# mmdr is imported where it is used: the spawned workers import this script,
+# and those of a check without --decode need none of it.
 
 #: Kinds of problems, in the order the summary counts them.
 KINDS = ('missing folder', 'short RGB', 'short flow', 'empty file',
@@ -180,8 +177,6 @@ def check_clip(task: Task) -> Tuple[str, List[Problem]]:
                              f'file(s) (first {empty[0]})'))
         to_decode += [n for n in names if sizes.get(n)]
     if opts['decode']:
-        # Imported here: the workers (spawned processes) of a check without
-        # --decode need none of mmdr.
         from mmdr.datasets.file_checks import decode_problem
         bad = []
         for name in to_decode:
@@ -202,16 +197,18 @@ def describe(problems: Sequence[Problem]) -> str:
 
 def write_skip_list(path: str, failures: Sequence[Tuple[str, List[Problem]]],
                     header: Sequence[str]) -> None:
-    """One ``<frame_dir>  # reasons`` line per failing clip."""
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
+    """One ``<frame_dir>  # reasons`` line per failing clip, atomically."""
+    from mmdr.utils.atomic_write import open_atomic
+
+    with open_atomic(path) as f:
         f.writelines(f'# {line}\n' for line in header)
         for frame_dir, problems in failures:
             f.write(f'{frame_dir}  # {describe(problems)}\n')
-    os.replace(tmp, path)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from mmdr.preparation.parallel import run_parallel, warn_exit
+
     args = parse_args(argv)
     try:
         clips = read_annotations(args.ann_files)

@@ -19,7 +19,7 @@ mmaction2's tools looks the same):
   short side 256 (``--short-side``, 0 keeps 320x240), flow by TV-L1 where
   opencv-contrib provides it, Farneback otherwise (``--flow-algo``),
   quantised as denseflow does (clipped to +-20 px, mapped to 0..255);
-  ``--task rgb`` writes RGB frames only. See ``extract_rawframes.py``.
+  ``--task rgb`` writes RGB frames only. See ``mmdr/preparation/rawframes.py``.
 * ``ucf101_{train,val}_split_{1,2,3}_{rawframes,videos}.txt``: mmaction2's
   lists of the official splits (``val`` is the official *test* list, as
   mmaction2 names it): ``<Class>/<clip> <total_frames> <label>`` and
@@ -83,18 +83,17 @@ import os.path as osp
 import sys
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-import extract_rawframes as ex  # noqa: E402
-from parallel import run_parallel, warn_exit  # noqa: E402
+from mmengine.fileio import dump
+
+from mmdr.preparation import rawframes as ex
+from mmdr.preparation.parallel import plan_line, run_parallel, warn_exit
+from mmdr.utils.atomic_write import write_text_atomic
 
 if __name__ != '__mp_main__':
     # The extraction workers (spawned processes, which import this file as
-    # __mp_main__) need none of the list logic: importing mmdr there would
-    # cost every worker seconds of start-up.
-    # Running from a checkout without installing works too.
-    sys.path.insert(
-        0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', '..'))
-    from mmdr.datasets.splits import ucf101 as sl  # noqa: E402
+    # __mp_main__) need none of the list logic: importing mmdr.datasets
+    # there would cost every worker seconds of start-up.
+    from mmdr.datasets.splits import ucf101 as sl
 
 ROOT_MARKER = '.mmdr_rawframes.json'
 META = 'mmdr_ucf101_prepare.json'
@@ -209,14 +208,6 @@ def sha256_file(path: str) -> str:
     """Hex SHA-256 of a (small) file."""
     with open(path, 'rb') as f:
         return hashlib.sha256(f.read()).hexdigest()
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write a text file through a temporary file and a rename."""
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def read_json(path: str) -> Optional[Dict]:
@@ -495,19 +486,19 @@ def write_outputs(root: str, lists: Dict[str, List[str]],
     """Write the lists, skipped.txt and the summary JSON (last)."""
     files = dict(meta.get('files', {}))
     for name, lines in lists.items():
-        write_atomic(osp.join(root, name), ''.join(lines))
+        write_text_atomic(osp.join(root, name), ''.join(lines))
         files[name] = sha256_file(osp.join(root, name))
     text = [
         '# Videos left out of every list: <Class>/<clip>  # reason '
         f'(written by {TOOL})\n'
     ]
     text += [f'{osp.splitext(v)[0]}  # {why}\n' for v, why in skipped]
-    write_atomic(osp.join(root, SKIPPED), ''.join(text))
+    write_text_atomic(osp.join(root, SKIPPED), ''.join(text))
     files[SKIPPED] = sha256_file(osp.join(root, SKIPPED))
     meta['files'] = dict(sorted(files.items()))
-    write_atomic(
+    write_text_atomic(
         osp.join(root, META),
-        json.dumps(meta, indent=2, sort_keys=True) + '\n')
+        dump(meta, file_format='json', indent=2, sort_keys=True) + '\n')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -578,13 +569,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise SystemExit(problem)
     state = classify(videos, videos_dir, rawframes, settings)
     todo = state['new'] + [v for v, _ in state['redo']]
-    redo_why = {}
-    for _, why in state['redo']:
-        redo_why[why] = redo_why.get(why, 0) + 1
-    print(f'Plan: {len(videos)} videos: {len(state["done"])} already done, '
-          f'{len(state["new"])} to extract, {len(state["redo"])} to redo' +
-          (' (' + ', '.join(f'{n} {w}' for w, n in sorted(redo_why.items())) +
-           ')' if redo_why else ''))
+    print(plan_line(len(videos), state, 'videos', 'extract'))
 
     if args.dry_run:
         print('Dry run: nothing is written.')
@@ -595,10 +580,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
 
     os.makedirs(rawframes, exist_ok=True)
-    write_atomic(
+    write_text_atomic(
         osp.join(rawframes, ROOT_MARKER),
-        json.dumps(
+        dump(
             dict(tool=TOOL, settings=ex.settings_dict(settings)),
+            file_format='json',
             sort_keys=True) + '\n')
     jobs = [(osp.join(videos_dir, v), osp.join(rawframes,
                                                osp.splitext(v)[0]), settings)

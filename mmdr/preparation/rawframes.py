@@ -4,7 +4,7 @@ Writes mmaction2's rawframe layout (the one denseflow and mmaction2's
 ``tools/data/build_rawframes.py`` write) into one folder per video:
 ``img_00001.jpg`` .. ``img_N.jpg`` for N frames, ``flow_x_00001.jpg`` ..
 ``flow_x_{N-1}.jpg`` and ``flow_y_*`` likewise (flow between frames i and
-i+1), 1-based, 5 digits. Used by ``prepare_ucf101.py``.
+i+1), 1-based, 5 digits. Used by ``tools/data/ucf101/prepare_ucf101.py``.
 
 * Decoding: decord, frame by frame (``VideoReader.next``), so a video is
   never held in memory: two frames at a time.
@@ -31,15 +31,17 @@ truncated AVI (its RIFF header names more bytes than the file has; decord
 would silently decode the frames before the cut), a decode error, fewer
 frames decoded than decord indexes, or fewer than 2 frames (no flow).
 """
-import json
 import os
 import os.path as osp
 import shutil
-import struct
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
+from mmengine.fileio import dump, load
+
+from mmdr.utils.atomic_write import write_text_atomic
+from .media import encode_jpeg, first_line, riff_truncation, target_size
 
 RGB_TMPL = 'img_{:05d}.jpg'
 FLOW_TMPL = 'flow_{}_{:05d}.jpg'
@@ -169,45 +171,6 @@ def dequantize_flow(image: np.ndarray,
     return image.astype(np.float32) * (2 * bound / 255.0) - bound
 
 
-def target_size(width: int, height: int, short_side: int) -> Tuple[int, int]:
-    """Size with the short side at ``short_side`` (mmaction2's rule).
-
-    Args:
-        width (int): Original width.
-        height (int): Original height.
-        short_side (int): Target short side; 0 keeps the size.
-
-    Returns:
-        tuple[int, int]: ``(width, height)``; 320x240 becomes 341x256.
-    """
-    if short_side <= 0:
-        return width, height
-    if height <= width:
-        return int(short_side / height * width), short_side
-    return short_side, int(short_side / width * height)
-
-
-def riff_truncation(path: str) -> Optional[str]:
-    """Detect a truncated AVI (or other RIFF) file from its header.
-
-    Args:
-        path (str): The file.
-
-    Returns:
-        str | None: Why it is truncated, or None (not RIFF, or whole).
-    """
-    with open(path, 'rb') as f:
-        head = f.read(12)
-    if len(head) < 12 or head[:4] != b'RIFF':
-        return None
-    declared = struct.unpack('<I', head[4:8])[0] + 8
-    actual = osp.getsize(path)
-    if actual < declared:
-        return (f'truncated: the file has {actual} bytes, its RIFF header '
-                f'declares {declared}')
-    return None
-
-
 def open_video(path: str):
     """Open a video with decord (one thread), checking it is whole.
 
@@ -228,7 +191,7 @@ def open_video(path: str):
     try:
         return decord.VideoReader(path, num_threads=1)
     except Exception as err:  # decord raises RuntimeError or DECORDError
-        why = _first_line(err).replace(path, osp.basename(path))
+        why = first_line(err).replace(path, osp.basename(path))
         raise VideoError(f'decord cannot open it: {why}')
 
 
@@ -247,29 +210,16 @@ def iter_frames(reader):
             break
         except Exception as err:
             raise VideoError(f'decode error at frame {count + 1} of '
-                             f'{expected}: {_first_line(err)}')
+                             f'{expected}: {first_line(err)}')
         count += 1
         yield frame.asnumpy()
     if count != expected:
         raise VideoError(f'decoded {count} frames, decord indexes {expected}')
 
 
-def _first_line(err: Exception) -> str:
-    text = str(err).strip().splitlines()
-    return f'{type(err).__name__}: {text[0] if text else ""}'.strip()
-
-
 def _imwrite(path: str, image: np.ndarray, quality: int) -> None:
     if not cv2.imwrite(path, image, [cv2.IMWRITE_JPEG_QUALITY, quality]):
         raise OSError(f'OpenCV could not write {path}')
-
-
-def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
-    """JPEG bytes of an image (BGR or grayscale), as cv2.imwrite writes."""
-    ok, buf = cv2.imencode('.jpg', image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise OSError('OpenCV could not encode a JPEG image')
-    return buf.tobytes()
 
 
 def process_frames(frames,
@@ -378,21 +328,18 @@ def settings_dict(settings: Settings) -> Dict:
 
 def write_marker(out_dir: str, info: Dict, settings: Settings,
                  video_bytes: int) -> None:
-    """Write the ``.done`` marker last, atomically (temp file + rename)."""
+    """Write the ``.done`` marker last, atomically."""
     marker = dict(
         info, settings=settings_dict(settings), video_bytes=video_bytes)
-    tmp = osp.join(out_dir, DONE_MARKER + '.tmp')
-    with open(tmp, 'w') as f:
-        json.dump(marker, f, sort_keys=True)
-        f.write('\n')
-    os.replace(tmp, osp.join(out_dir, DONE_MARKER))
+    write_text_atomic(
+        osp.join(out_dir, DONE_MARKER),
+        dump(marker, file_format='json', sort_keys=True) + '\n')
 
 
 def read_marker(out_dir: str) -> Optional[Dict]:
     """The ``.done`` marker of a folder, or None if missing or unreadable."""
     try:
-        with open(osp.join(out_dir, DONE_MARKER)) as f:
-            marker = json.load(f)
+        marker = load(osp.join(out_dir, DONE_MARKER), file_format='json')
     except (OSError, ValueError):
         return None
     return marker if isinstance(marker, dict) else None
@@ -453,7 +400,7 @@ def prepare_video(job: Tuple[str, str, Settings]) -> Dict:
     except VideoError as err:
         result.update(status='corrupt', reason=str(err))
     except Exception as err:  # reported, and the run exits non-zero
-        result.update(status='error', reason=_first_line(err))
+        result.update(status='error', reason=first_line(err))
     if result['status'] != 'done':
         shutil.rmtree(out_dir, ignore_errors=True)
     return result
