@@ -1,13 +1,13 @@
 """Measure the throughput of the CREMA-D and Kinetics-Sounds preparation.
 
-Writes clips with ``tests/av_fixtures.py`` at the real sets' sizes:
+Writes clips with ``mmdr/testing/av_clips.py`` at the real sets' sizes:
 
 * CREMA-D-like: FLV (FLV1 video, as the release's VP6 has no encoder; mp3
   audio), 480x360, 30 fps, 2.5 s, and a 16 kHz WAV file each;
 * Kinetics-like: MP4 (H.264 + AAC 44.1 kHz), 640x360, 30 fps, 10 s.
 
 and times what ``prepare_cremad.py`` and ``prepare_kinetics_sounds.py`` run
-for their clips (``av_clips.execute``: decoding, 1-fps JPEG frames, WAV
+for their clips (``clip_cli.execute``: decoding, 1-fps JPEG frames, WAV
 and, with ``--audio both``, the 1024x128 filterbank ``.pt``), from scratch,
 with 1 and 2 worker processes. Reports clips/s with the pool's start
 counted (about a second: every worker imports torch) and the steady rate
@@ -24,16 +24,12 @@ Example:
 import argparse
 import os.path as osp
 import shutil
-import sys
 import tempfile
 import time
 from typing import List
 
-REPO = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
-sys.path.insert(0, osp.join(REPO, 'tools', 'data'))
-sys.path.insert(0, osp.join(REPO, 'tests'))
-import av_clips as avc  # noqa: E402
-from av_fixtures import write_media, write_wav16  # noqa: E402
+from mmdr.preparation import clip_cli, clip_jobs
+from mmdr.testing.av_clips import write_media, write_wav16
 
 CREMAD_CLIPS = 7442
 KINETICS_SOUNDS_CLIPS = 14799 + 2597  # the authors' my_train + my_test
@@ -51,15 +47,16 @@ def parse_args() -> argparse.Namespace:
         '--workers', type=int, nargs='+', default=[1, 2], help='pool sizes')
     parser.add_argument(
         '--audio',
-        choices=avc.AUDIO_CHOICES,
+        choices=clip_cli.AUDIO_CHOICES,
         default='both',
         help='as the tools\' --audio')
     return parser.parse_args()
 
 
-def cremad_jobs(folder: str, count: int, audio: str) -> List[avc.ClipJob]:
+def cremad_jobs(folder: str, count: int,
+                audio: str) -> List[clip_jobs.ClipJob]:
     """CREMA-D-like clips and their jobs (output under ``folder/out``)."""
-    settings = avc.Settings(22050, audio)
+    settings = clip_jobs.Settings(22050, audio)
     jobs = []
     for i in range(count):
         name = f'{1001 + i}_DFA_ANG_XX'
@@ -75,29 +72,33 @@ def cremad_jobs(folder: str, count: int, audio: str) -> List[avc.ClipJob]:
             size=(480, 360))
         write_wav16(wav, 2.5, i)
         jobs.append(
-            avc.ClipJob(name, flv, wav, osp.join(folder, 'out'), settings, 2))
+            clip_jobs.ClipJob(name, flv, wav, osp.join(folder, 'out'),
+                              settings, 2))
     return jobs
 
 
-def kinetics_jobs(folder: str, count: int, audio: str) -> List[avc.ClipJob]:
+def kinetics_jobs(folder: str, count: int,
+                  audio: str) -> List[clip_jobs.ClipJob]:
     """Kinetics-like clips and their jobs (output under ``folder/out``)."""
-    settings = avc.Settings(16000, audio)
+    settings = clip_jobs.Settings(16000, audio)
     jobs = []
     for i in range(count):
         name = f'bench-{i:05d}_{i:06d}_{i + 10:06d}'
         mp4 = osp.join(folder, 'videos', name + '.mp4')
         write_media(mp4, 10.0, i, audio_rate=44100, size=(640, 360))
         jobs.append(
-            avc.ClipJob(name, mp4, None, osp.join(folder, 'out'), settings, 3))
+            clip_jobs.ClipJob(name, mp4, None, osp.join(folder, 'out'),
+                              settings, 3))
     return jobs
 
 
-def time_run(jobs: List[avc.ClipJob], workers: int) -> float:
-    """Seconds ``av_clips.execute`` takes for ``jobs`` from scratch."""
+def time_run(jobs: List[clip_jobs.ClipJob], workers: int) -> float:
+    """Seconds ``clip_cli.execute`` takes for ``jobs`` from scratch."""
     shutil.rmtree(jobs[0].out, ignore_errors=True)
     state = dict(done=[], new=list(jobs), redo=[])
     start = time.perf_counter()
-    frames, skipped, failed = avc.execute(state, workers, jobs[0].min_frames)
+    frames, skipped, failed = clip_cli.execute(state, workers,
+                                               jobs[0].min_frames)
     seconds = time.perf_counter() - start
     if skipped or failed or len(frames) != len(jobs):
         raise RuntimeError(f'not every clip was prepared: {skipped + failed}')
@@ -117,7 +118,7 @@ def main() -> None:
                  osp.join(scratch, 'kinetics'), args.kinetics_clips,
                  args.audio)),
         )
-        avc.worker_init()
+        clip_jobs.worker_init()
         for title, real, jobs in sets:
             time_run(jobs[:1], 1)  # warm-up: imports, caches
             for workers in args.workers:

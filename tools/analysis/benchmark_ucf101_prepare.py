@@ -1,8 +1,8 @@
 """Measure the throughput of the UCF-101 preparation, per worker.
 
-Writes fixture-like XVID videos (``tests/ucf101_fixtures.py``: a moving
+Writes fixture-like XVID videos (``mmdr/testing/ucf101.py``: a moving
 shape on a textured background) at UCF-101's size, 320x240, and times
-``extract_rawframes.prepare_video`` (what each ``prepare_ucf101.py`` worker
+``mmdr.preparation.rawframes.prepare_video`` (what each ``prepare_ucf101.py`` worker
 runs for one video: decord decoding, resizing to short side 256, JPEG
 writing, flow) in this process with one OpenCV thread, as a worker has, for
 three settings: RGB only, RGB + Farneback flow, RGB + TV-L1 flow (the
@@ -22,18 +22,15 @@ Example:
 import argparse
 import os.path as osp
 import statistics
-import sys
 import tempfile
 import time
 from typing import Dict, List
 
 import cv2
 
-REPO = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..')
-sys.path.insert(0, osp.join(REPO, 'tools', 'data', 'ucf101'))
-sys.path.insert(0, osp.join(REPO, 'tests'))
-import extract_rawframes as ex  # noqa: E402
-from ucf101_fixtures import make_frames, write_video  # noqa: E402
+from mmdr.preparation import rawframes as ex
+from mmdr.preparation.media import target_size
+from mmdr.testing.ucf101 import make_frames, write_video
 
 UCF101_VIDEOS = 13320
 UCF101_FRAMES = 27 * 3600 * 25  # about 27 hours at 25 fps
@@ -79,7 +76,7 @@ def main() -> None:
     }
     if ex.tvl1_available():
         setups['RGB + TV-L1 flow'] = ex.Settings(args.short_side, 'tvl1')
-    width, height = ex.target_size(320, 240, args.short_side)
+    width, height = target_size(320, 240, args.short_side)
     print(f'OpenCV {cv2.__version__}, one thread; videos 320x240, '
           f'{args.frames} frames, XVID; frames written at {width}x{height}')
     mean_frames = UCF101_FRAMES / UCF101_VIDEOS
