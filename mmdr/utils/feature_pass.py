@@ -1,6 +1,7 @@
 """One pass of a model's per-modality feature extraction over a data loader:
 the pass of D&R's diagnosis, PMR's prototypes and the feature analyses."""
 import itertools
+import sys
 from typing import Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
@@ -40,7 +41,11 @@ def modality_feature_batches(
     device = next(model.parameters()).device
     total = len(loader) if max_batches is None else min(
         len(loader), max_batches)
-    bar = ProgressBar(total) if progress and is_main_process() else None
+    bar = None
+    if progress and is_main_process():
+        # sys.stdout as it is now (ProgressBar's default is the one of when
+        # mmengine was imported), where print() writes too.
+        bar = ProgressBar(total, file=sys.stdout)
     for batch in itertools.islice(loader, max_batches):
         feats = model.extract_modality_features(batch, modalities)
         labels = torch.tensor(
