@@ -57,6 +57,19 @@ class InterruptHook(Hook):
             raise Interrupt(f'interrupted during epoch {self.epoch}')
 
 
+class StopAfterStartUp(Exception):
+    """Raised once every start-up check ran, before the first epoch."""
+
+
+class StopAfterStartUpHook(Hook):
+    """Raises :class:`StopAfterStartUp` after every other hook's
+    ``before_train``."""
+    priority = 'LOWEST'
+
+    def before_train(self, runner):
+        raise StopAfterStartUp
+
+
 @HOOKS.register_module()
 class WeightProbeHook(Hook):
     """Records the model's weights just before (priority ``VERY_HIGH``; the

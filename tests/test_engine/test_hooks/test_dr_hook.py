@@ -14,10 +14,10 @@ import pytest
 import torch
 from conftest import REPO, data_root_cfg_options
 from dr_test_hooks import (Interrupt, InterruptHook, PoisonEncoderHook,
+                           StopAfterStartUp, StopAfterStartUpHook,
                            WeightProbeHook, unwrap)
 from log_capture import captured_log
 from mmengine.dataset import pseudo_collate
-from mmengine.hooks import Hook
 from runs import build_runner, without_timings
 
 from mmdr.diagnosis import clustering_purity
@@ -396,17 +396,6 @@ def test_load_from_starts_a_fresh_history(mfeat_root, tmp_path):
     for m, state in hook.init_state.items():
         for key, value in state.items():
             assert torch.equal(value, weights[f'encoders.{m}.{key}']), key
-
-
-class StopAfterStartUp(Exception):
-    """Raised once every start-up check ran, before the first epoch."""
-
-
-class StopAfterStartUpHook(Hook):
-    priority = 'LOWEST'
-
-    def before_train(self, runner):
-        raise StopAfterStartUp
 
 
 def start_up_log(runner):

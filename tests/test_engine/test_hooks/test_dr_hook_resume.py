@@ -8,24 +8,13 @@ import shutil
 import pytest
 import torch
 from conftest import REPO, data_root_cfg_options
-from mmengine.hooks import Hook
+from dr_test_hooks import StopAfterStartUp, StopAfterStartUpHook
 from runs import build_runner
 
 from mmdr.utils import register_all_modules
 
 register_all_modules()
 CONFIG = osp.join(REPO, 'configs/dr_mfeat.py')
-
-
-class StopAfterStartUp(Exception):
-    """Raised once every hook's before_train ran."""
-
-
-class StopAfterStartUpHook(Hook):
-    priority = 'LOWEST'
-
-    def before_train(self, runner):
-        raise StopAfterStartUp
 
 
 def _runner(data_root, work_dir, *extra):
