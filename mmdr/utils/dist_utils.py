@@ -14,9 +14,9 @@ import subprocess
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional
 
+import mmengine.dist as mmdist
 import torch
 import torch.distributed as torch_dist
-import mmengine.dist as mmdist
 from mmengine.config import Config
 
 

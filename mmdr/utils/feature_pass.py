@@ -39,10 +39,11 @@ def modality_feature_batches(
         labels (``data_samples[i].gt_labels.item``), on the model's device.
     """
     device = next(model.parameters()).device
-    total = len(loader) if max_batches is None else min(
-        len(loader), max_batches)
     bar = None
     if progress and is_main_process():
+        total = len(loader)
+        if max_batches is not None:
+            total = min(total, max_batches)
         # sys.stdout as it is now (ProgressBar's default is the one of when
         # mmengine was imported), where print() writes too.
         bar = ProgressBar(total, file=sys.stdout)

@@ -7,7 +7,6 @@ import math
 import os.path as osp
 
 import numpy as np
-import pytest
 import torch
 from conftest import REPO, data_root_cfg_options
 from runs import build_runner
