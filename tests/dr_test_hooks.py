@@ -57,16 +57,30 @@ class InterruptHook(Hook):
             raise Interrupt(f'interrupted during epoch {self.epoch}')
 
 
+class StopAfterStartUp(Exception):
+    """Raised once every start-up check ran, before the first epoch."""
+
+
+class StopAfterStartUpHook(Hook):
+    """Raises :class:`StopAfterStartUp` after every other hook's
+    ``before_train``."""
+    priority = 'LOWEST'
+
+    def before_train(self, runner):
+        raise StopAfterStartUp
+
+
 @HOOKS.register_module()
 class WeightProbeHook(Hook):
-    """Records the model's weights just before or after the D&R step, and
-    after every validation (keyed by the epoch done)."""
+    """Records the model's weights just before (priority ``VERY_HIGH``; the
+    D&R step's is ``HIGH``) or after the D&R step, and after every
+    validation (keyed by the epoch done)."""
 
     def __init__(self, when):
         self.when = when
         self.states = {}
         self.validated = {}
-        self.priority = 'ABOVE_NORMAL' if when == 'before' else 'BELOW_NORMAL'
+        self.priority = 'VERY_HIGH' if when == 'before' else 'BELOW_NORMAL'
 
     def before_train_epoch(self, runner):
         self.states[runner.epoch] = snapshot(unwrap(runner.model))
@@ -94,7 +108,7 @@ class RankWeightDumpHook(Hook):
 
 @HOOKS.register_module()
 class RankWeightDumpBeforeDRHook(RankWeightDumpHook):
-    priority = 'ABOVE_NORMAL'
+    priority = 'VERY_HIGH'  # DRHook's is HIGH
 
     def before_train_epoch(self, runner):
         self._dump(runner, 'before_dr')
@@ -103,7 +117,7 @@ class RankWeightDumpBeforeDRHook(RankWeightDumpHook):
 @HOOKS.register_module()
 class PoisonEncoderHook(Hook):
     """Puts NaN into one encoder just before the D&R step after an epoch."""
-    priority = 'ABOVE_NORMAL'
+    priority = 'VERY_HIGH'  # DRHook's is HIGH
 
     def __init__(self, modality, epoch):
         self.modality, self.epoch = modality, epoch

@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmdr.registry import DATASETS, MODELS
+from mmdr.utils.feature_pass import gather_modality_features
 
 
 def load_model_checkpoint(cfg: Config, checkpoint: str) -> torch.nn.Module:
@@ -78,10 +79,4 @@ def extract_modality_features(
             num_workers=num_workers,
             sampler=dict(type='DefaultSampler', shuffle=False),
             dataset=DATASETS.build(dataset_cfg)))
-    feats: Dict[str, List[np.ndarray]] = {}
-    labels: List[int] = []
-    for batch in loader:
-        for m, f in model.extract_modality_features(batch, modalities).items():
-            feats.setdefault(m, []).append(f.float().cpu().numpy())
-        labels += [int(s.gt_labels.item) for s in batch['data_samples']]
-    return {m: np.concatenate(f) for m, f in feats.items()}, np.array(labels)
+    return gather_modality_features(model, loader, modalities)

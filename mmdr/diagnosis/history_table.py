@@ -39,3 +39,35 @@ def format_dr_history(history: Sequence[dict]) -> str:
                                                   'gap', 'strength')), *flag
             ])
     return '\n'.join('| ' + ' | '.join(row) + ' |' for row in rows)
+
+
+def format_dr_record(record: dict, max_times: int) -> str:
+    """The log text of one diagnosis.
+
+    Args:
+        record (dict): A history record as :class:`DRHook` writes it.
+        max_times (int): Most re-learnings of the run.
+
+    Returns:
+        str: A headline and one line per modality.
+    """
+    samples = (f'{record["num_train_samples"]} train / '
+               f'{record["num_val_samples"]} val samples, '
+               f'{record["time_s"]:.2f} s')
+    if record.get('relearned', True):
+        lines = [
+            f'D&R diagnosis {record["index"]}/{max_times} after epoch '
+            f'{record["epoch"]} ({samples}); re-learned encoders train in '
+            f'epoch {record["epoch"] + 1}:'
+        ]
+    else:
+        lines = [
+            f'D&R monitoring after epoch {record["epoch"]} ({samples}); not '
+            're-learned, strengths not applied:'
+        ]
+    for m, stats in record['modalities'].items():
+        lines.append(
+            f'  {m}: train purity {stats["train_purity"]:.4f}, val purity '
+            f'{stats["val_purity"]:.4f}, gap {stats["gap"]:.4f}, strength '
+            f'{stats["strength"]:.4f}')
+    return '\n'.join(lines)

@@ -11,8 +11,10 @@ import gc
 import hashlib
 import os
 import subprocess
-from typing import Iterable, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional
 
+import mmengine.dist as mmdist
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config
@@ -119,11 +121,10 @@ def gather_in_sampler_order(part: torch.Tensor,
         torch.Tensor or None: All rows in data set order on the main
         process (on ``part``'s device), None on the others.
     """
-    from mmengine.dist import gather, get_world_size, is_main_process
-    if get_world_size() == 1:
+    if mmdist.get_world_size() == 1:
         return part[:size]
-    parts = gather(part.contiguous(), dst=0)
-    if not is_main_process():
+    parts = mmdist.gather(part.contiguous(), dst=0)
+    if not mmdist.is_main_process():
         return None
     # (W, n, ...) -> (n, W, ...) -> rows in the order 0, 1, 2, ...
     stacked = torch.stack([p.to(part.device) for p in parts], dim=1)
@@ -193,3 +194,98 @@ def tensors_fingerprint(tensors: Iterable[torch.Tensor]) -> str:
     if totals:
         sha.update(torch.stack(totals).cpu().numpy().tobytes())
     return sha.hexdigest()
+
+
+@contextmanager
+def main_process_buffers(modules: Iterable[torch.nn.Module],
+                         restore: bool = False) -> Iterator[None]:
+    """Give every rank the main process's buffers of ``modules``.
+
+    BatchNorm statistics drift apart between ranks under DDP with
+    ``broadcast_buffers=False``; a pass that must give every rank the
+    result of one process (D&R's diagnosis, PMR's prototypes) first takes
+    the buffers that the main process holds and checkpoints save.
+
+    Args:
+        modules (Iterable[nn.Module]): The modules whose buffers to share.
+        restore (bool): Put every rank's own buffers back when the block
+            ends, so that the block changes nothing. Defaults to False (the
+            shared buffers stay).
+
+    Yields:
+        None
+    """
+    modules = list(modules)
+    if mmdist.get_world_size() == 1:
+        yield
+        return
+    buffers = [b for module in modules for b in module.buffers()]
+    kept = [b.detach().clone() for b in buffers] if restore else None
+    for buffer in buffers:
+        mmdist.broadcast(buffer, 0)
+    try:
+        yield
+    finally:
+        if kept is not None:
+            with torch.no_grad():
+                for buffer, value in zip(buffers, kept):
+                    buffer.copy_(value)
+
+
+def main_process_result(compute: Callable[[], Any]) -> Any:
+    """Run ``compute`` on the main process and give every rank its result.
+
+    No rank waits forever: an error on the main process is raised on every
+    rank (chained to the original there).
+
+    Args:
+        compute (Callable[[], Any]): Called on the main process only; its
+            result must be picklable.
+
+    Returns:
+        Any: What ``compute`` returned on the main process.
+    """
+    message = [None]
+    error = None
+    if mmdist.is_main_process():
+        try:
+            message = [('ok', compute())]
+        except Exception as err:  # noqa: B902 - re-raised on all ranks
+            error = err
+            message = [('error', f'{type(err).__name__}: {err}')]
+    mmdist.broadcast_object_list(message, 0)
+    status, payload = message[0]
+    if status == 'error':
+        if error is not None:
+            raise RuntimeError(payload) from error
+        raise RuntimeError(f'{payload} (raised on the main process)')
+    return payload
+
+
+def check_same_on_ranks(tensors: Dict[str, Iterable[torch.Tensor]],
+                        what: str) -> None:
+    """Raise unless every rank holds bit-identical tensors (a collective
+    call; nothing to compare in a single process).
+
+    Args:
+        tensors (dict[str, Iterable[Tensor]]): Named sequences of tensors,
+            the same names on every rank, compared by
+            :func:`tensors_fingerprint`.
+        what (str): What the names are, for the message.
+
+    Raises:
+        RuntimeError: Naming the names whose tensors differ.
+    """
+    if mmdist.get_world_size() == 1:
+        return
+    fingerprints = {
+        name: tensors_fingerprint(values)
+        for name, values in tensors.items()
+    }
+    gathered = mmdist.all_gather_object(fingerprints)
+    differ = [
+        name for name in fingerprints
+        if any(g[name] != fingerprints[name] for g in gathered)
+    ]
+    if differ:
+        raise RuntimeError(f'{what} {differ} differ between ranks')

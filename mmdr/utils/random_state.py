@@ -70,3 +70,40 @@ def preserved_random_state() -> Iterator[None]:
         yield
     finally:
         set_random_state(state)
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of a pass that runs once per epoch (D&R's diagnosis, PMR's
+    prototypes): a different one every epoch, the same in every run.
+
+    Args:
+        seed (int): The base seed.
+        epoch (int): The epoch of the pass.
+
+    Returns:
+        int: ``seed * 100003 + epoch`` (a prime factor keeps the seeds of
+        two base seeds apart for any realistic number of epochs).
+    """
+    return seed * 100003 + epoch
+
+
+def seed_epoch_loader(loader, seed: int, epoch: int) -> None:
+    """Seed a data loader of its own for one epoch's pass.
+
+    The sampler is set to ``epoch`` (a new order each epoch where it
+    shuffles) and the loader's own generator, from which it draws its
+    workers' base seed, to :func:`epoch_seed`; nothing is drawn from the
+    training stream. Plain iterables (e.g. a list of batches) are left as
+    they are.
+
+    Args:
+        loader: A DataLoader, or any iterable of batches.
+        seed (int): The base seed.
+        epoch (int): The epoch of the pass.
+    """
+    sampler = getattr(loader, 'sampler', None)
+    if hasattr(sampler, 'set_epoch'):
+        sampler.set_epoch(epoch)
+    generator = getattr(loader, 'generator', None)
+    if generator is not None:
+        generator.manual_seed(epoch_seed(seed, epoch))

@@ -29,3 +29,27 @@ def test_one_row_per_diagnosis_and_modality():
 
 def test_empty_history_says_so():
     assert format_dr_history([]) == 'no D&R diagnosis ran'
+
+
+def test_record_log_text_names_the_step_and_the_most_relearnings():
+    from mmdr.diagnosis import format_dr_record
+    stats = dict(train_purity=0.9, val_purity=0.5, gap=0.4, strength=0.83)
+    record = dict(
+        index=2,
+        epoch=7,
+        num_train_samples=30,
+        num_val_samples=12,
+        time_s=1.234,
+        modalities=dict(audio=stats))
+    assert format_dr_record(
+        record, max_times=5) == (
+            'D&R diagnosis 2/5 after epoch 7 (30 train / 12 val samples, 1.23 '
+            's); re-learned encoders train in epoch 8:\n'
+            '  audio: train purity 0.9000, val purity 0.5000, gap 0.4000, '
+            'strength 0.8300')
+    monitor = dict(record, relearned=False)
+    assert format_dr_record(
+        monitor, max_times=5
+    ).startswith(
+        'D&R monitoring after epoch 7 (30 train / 12 val samples, 1.23 s); '
+        'not re-learned, strengths not applied:\n  audio: ')

@@ -105,3 +105,105 @@ def test_device_bit_sums_see_every_bit():
     for other in changed:
         assert not torch.equal(sums(other), base)
     assert not torch.equal(sums(signed), sums(negzero))
+
+
+class _TwoRanks:
+    """mmengine.dist as rank ``rank`` of 2 sees it: broadcasts deliver the
+    main process's values, given here."""
+
+    def __init__(self, monkeypatch, rank, main_values=None, gathered=None):
+        import mmengine.dist
+        self.main_values = list(main_values or [])
+        monkeypatch.setattr(mmengine.dist, 'get_world_size', lambda: 2)
+        monkeypatch.setattr(mmengine.dist, 'is_main_process',
+                            lambda: rank == 0)
+        monkeypatch.setattr(mmengine.dist, 'broadcast', self.broadcast)
+        monkeypatch.setattr(mmengine.dist, 'broadcast_object_list',
+                            self.broadcast_object_list)
+        monkeypatch.setattr(mmengine.dist, 'all_gather_object',
+                            lambda obj: [obj, gathered or obj])
+        self.rank = rank
+
+    def broadcast(self, tensor, src):
+        tensor.copy_(self.main_values.pop(0))
+
+    def broadcast_object_list(self, objects, src):
+        if self.rank != 0:
+            objects[:] = self.main_values.pop(0)
+
+
+def _bn():
+    bn = torch.nn.BatchNorm1d(2)
+    bn.running_mean.fill_(1.0)
+    return bn
+
+
+@pytest.mark.parametrize('restore', [False, True])
+def test_main_process_buffers_shares_and_optionally_restores(
+        monkeypatch, restore):
+    from mmdr.utils import main_process_buffers
+    bn = _bn()
+    own = [b.clone() for b in bn.buffers()]
+    main = [torch.full((2, ), 5.0), torch.full((2, ), 6.0), torch.tensor(7)]
+    _TwoRanks(monkeypatch, rank=1, main_values=main)
+    with main_process_buffers([bn], restore=restore):
+        # Inside the block: the main process's buffers.
+        assert [b.tolist() for b in bn.buffers()] == [[5.0, 5.0], [6.0, 6.0],
+                                                      7]
+    after = own if restore else main
+    assert all(torch.equal(b, a) for b, a in zip(bn.buffers(), after))
+
+
+def test_main_process_buffers_in_one_process_changes_nothing():
+    from mmdr.utils import main_process_buffers
+    bn = _bn()
+    with main_process_buffers([bn]):
+        assert bn.running_mean.tolist() == [1.0, 1.0]
+
+
+def test_main_process_result_is_every_ranks_and_errors_are_raised(monkeypatch):
+    from mmdr.utils import main_process_result
+    assert main_process_result(lambda: 41 + 1) == 42
+
+    def fail():
+        raise FloatingPointError('bad features')
+
+    with pytest.raises(
+            RuntimeError, match='^FloatingPointError: bad '
+            'features$') as err:
+        main_process_result(fail)
+    assert isinstance(err.value.__cause__, FloatingPointError)
+    # Another rank does not compute; it gets the main process's result, or
+    # its error.
+    _TwoRanks(
+        monkeypatch,
+        rank=1,
+        main_values=[[('ok', 42)], [('error', 'ValueError: no')]])
+    assert main_process_result(fail) == 42
+    with pytest.raises(
+            RuntimeError,
+            match=r'^ValueError: no \(raised on the main process\)$'):
+        main_process_result(fail)
+
+
+def test_check_same_on_ranks_names_what_differs(monkeypatch):
+    from mmdr.utils import check_same_on_ranks, tensors_fingerprint
+    tensors = {'audio': [torch.ones(2)], 'visual': [torch.zeros(2)]}
+    check_same_on_ranks(tensors, 'unused: one process')
+    other = dict(
+        audio=tensors_fingerprint([torch.ones(2)]),
+        visual=tensors_fingerprint([torch.full((2, ), 1e-9)]))
+    _TwoRanks(monkeypatch, rank=0, gathered=other)
+    with pytest.raises(
+            RuntimeError,
+            match=r"^the encoders \['visual'\] differ "
+            'between ranks$'):
+        check_same_on_ranks(tensors, 'the encoders')
+    _TwoRanks(
+        monkeypatch,
+        rank=0,
+        gathered={
+            m: tensors_fingerprint(t)
+            for m, t in tensors.items()
+        })
+    check_same_on_ranks(tensors, 'the encoders')

@@ -41,3 +41,39 @@ def test_preserved_random_state_puts_generators_back():
         for _ in range(5):
             _draw()
     assert _draw() == expected
+
+
+def test_epoch_seed_differs_per_epoch_and_base_seed():
+    from mmdr.utils import epoch_seed
+    assert epoch_seed(0, 3) == 3
+    assert epoch_seed(2, 3) == 2 * 100003 + 3
+    seeds = {epoch_seed(s, e) for s in range(3) for e in range(1, 200)}
+    assert len(seeds) == 3 * 199
+
+
+def test_seed_epoch_loader_sets_the_sampler_and_generator():
+    from mmengine.dataset import DefaultSampler
+
+    from mmdr.utils import epoch_seed, seed_epoch_loader
+    data = list(range(10))
+    loader = torch.utils.data.DataLoader(
+        data,
+        sampler=DefaultSampler(data, shuffle=True, seed=0),
+        generator=torch.Generator())
+    seed_epoch_loader(loader, seed=4, epoch=7)
+    assert loader.sampler.epoch == 7
+    assert loader.generator.initial_seed() == epoch_seed(4, 7)
+    # The same seed and epoch: the same order; another epoch: another one.
+    first = [int(x) for x in loader]
+    seed_epoch_loader(loader, seed=4, epoch=7)
+    assert [int(x) for x in loader] == first
+    seed_epoch_loader(loader, seed=4, epoch=8)
+    assert [int(x) for x in loader] != first
+    # A plain iterable of batches is read as it is.
+    batches = [1, 2]
+    seed_epoch_loader(batches, seed=4, epoch=7)
+    assert batches == [1, 2]
+    # Nothing is drawn from the training stream.
+    state = torch.get_rng_state()
+    seed_epoch_loader(loader, seed=1, epoch=1)
+    assert torch.equal(torch.get_rng_state(), state)

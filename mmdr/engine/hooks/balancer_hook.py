@@ -13,9 +13,11 @@ class BalancerHook(Hook):
     rank; a model without a ``balancer`` is left alone, so the hook sits in
     every config's default hooks.
 
-    Priority ``BELOW_NORMAL``: after :class:`DRHook` (``NORMAL``), so that
+    Priority ``ABOVE_NORMAL``: after :class:`DRHook` (``HIGH``), so that
     what the balancer computes (PMR's prototypes) describes the encoders
-    the epoch trains, i.e. after D&R re-learned them; mmengine's
+    the epoch trains, i.e. after D&R re-learned them; before mmengine's
+    ``IterTimerHook`` (``NORMAL``) starts the epoch's clock, so that the
+    step is not timed as the epoch's first iteration. mmengine's
     ``DistSamplerSeedHook`` (``NORMAL``) only sets the training sampler's
     epoch, which the balancer does not read. :class:`RandomStateHook`
     (``LOW``) does nothing before an epoch: it reads the generators at the
@@ -26,7 +28,7 @@ class BalancerHook(Hook):
     that hook does not matter for a resumed run.
     """
 
-    priority = 'BELOW_NORMAL'
+    priority = 'ABOVE_NORMAL'
 
     def before_train_epoch(self, runner) -> None:
         """Run the balancer's epoch-level step.

@@ -4,12 +4,14 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import all_reduce, broadcast, get_world_size
+from mmengine.dist import all_reduce
 from mmengine.model import is_model_wrapper
 from mmengine.structures import BaseDataElement
 
 from mmdr.registry import MODELS
-from mmdr.utils.random_state import preserved_random_state
+from mmdr.utils.dist_utils import main_process_buffers
+from mmdr.utils.feature_pass import modality_feature_batches
+from mmdr.utils.random_state import preserved_random_state, seed_epoch_loader
 from .base_balancer import BaseBalancer, gt_labels
 
 if TYPE_CHECKING:
@@ -280,25 +282,14 @@ class PMR(BaseBalancer):
             runner.model) else runner.model
         if self._loader is None:
             self._loader = self._build_loader(runner)
-        with preserved_random_state():
-            self._sync_encoder_buffers(model)
+        encoders = [model.encoders[m] for m in self.modalities]
+        with preserved_random_state(), main_process_buffers(encoders):
             seen = self.compute_prototypes(model, self._loader, epoch,
                                            runner.seed or 0)
         runner.logger.info(
             f'PMR: prototypes for epoch {epoch} from {seen} training '
             f'samples (proto_fraction={self.proto_fraction}, momentum '
             f'{self.momentum if epoch >= FIRST_MOMENTUM_EPOCH else 0.0}).')
-
-    def _sync_encoder_buffers(self, model) -> None:
-        """Give every rank the main process's encoder buffers (BatchNorm
-        statistics), as :class:`DRHook` does: the prototypes are then those
-        of one process holding the weights and buffers that checkpoints
-        save."""
-        if get_world_size() == 1:
-            return
-        for m in self.modalities:
-            for buffer in model.encoders[m].buffers():
-                broadcast(buffer, 0)
 
     @staticmethod
     def _build_loader(runner):
@@ -366,13 +357,7 @@ class PMR(BaseBalancer):
                     limit: int) -> tuple:
         """Per-class feature sums and counts of the first ``limit`` batches
         of this rank, summed over the ranks."""
-        sampler = getattr(loader, 'sampler', None)
-        if hasattr(sampler, 'set_epoch'):
-            sampler.set_epoch(epoch)
-        generator = getattr(loader, 'generator', None)
-        if generator is not None:
-            generator.manual_seed(seed * 100003 + epoch)
-        device = self.proto_epoch.device
+        seed_epoch_loader(loader, seed, epoch)
         sums = {
             m: torch.zeros_like(self.prototypes(m))
             for m in self.modalities
@@ -380,14 +365,11 @@ class PMR(BaseBalancer):
         counts = torch.zeros(
             self.prototypes(self.modalities[0]).shape[0],
             dtype=torch.long,
-            device=device)
-        for index, batch in enumerate(loader):
-            if index >= limit:
-                break
-            feats = model.extract_modality_features(batch, self.modalities)
-            labels = gt_labels(batch['data_samples'], device)
+            device=self.proto_epoch.device)
+        for feats, labels in modality_feature_batches(
+                model, loader, self.modalities, max_batches=limit):
             for m, f in feats.items():
-                sums[m].index_add_(0, labels, f.float())
+                sums[m].index_add_(0, labels, f)
             counts += torch.bincount(labels, minlength=counts.numel())
         for m in self.modalities:
             all_reduce(sums[m])

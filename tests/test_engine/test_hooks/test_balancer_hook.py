@@ -61,9 +61,9 @@ def test_a_wrapped_model_is_unwrapped(monkeypatch):
 
 def test_every_epoch_starts_with_the_step_after_dr_relearned(
         avdigits_root, tmp_path):
-    """The default hooks (BalancerHook at BELOW_NORMAL) with D&R after
-    epoch 1 (when epoch 2 starts): the balancer sees the re-learned
-    encoders, i.e. what epoch 2 trains."""
+    """The default hooks (BalancerHook at ABOVE_NORMAL, DRHook at HIGH)
+    with D&R after epoch 1 (when epoch 2 starts): the balancer sees the
+    re-learned encoders, i.e. what epoch 2 trains."""
     runner = build_runner(
         osp.join(REPO, 'configs/dr_avdigits.py'),
         tmp_path / 'work', [

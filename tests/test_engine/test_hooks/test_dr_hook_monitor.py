@@ -52,25 +52,6 @@ def test_invalid_monitor_interval(value):
         DRHook(monitor_interval=value)
 
 
-def test_schedule_of_monitor_and_relearning():
-    hook = DRHook(interval=6, max_times=3, monitor_interval=2)
-    steps = []
-    for epoch in range(1, 21):
-        if hook.is_due(epoch):
-            steps.append((epoch, 'relearn'))
-            hook.history.append(dict(epoch=epoch))
-        elif hook.is_monitored(epoch):
-            steps.append((epoch, 'monitor'))
-            hook.history.append(dict(epoch=epoch, relearned=False))
-    # Re-learning as without monitoring (after 7, 13, 19); monitoring after
-    # every even epoch; no epoch is diagnosed twice.
-    assert [e for e, kind in steps if kind == 'relearn'] == [7, 13, 19]
-    assert [e for e, kind in steps
-            if kind == 'monitor'] == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
-    assert [r['epoch'] for r in hook.relearned()] == [7, 13, 19]
-    assert not DRHook().is_monitored(1)
-
-
 @pytest.fixture(scope='module')
 def plain_run(mfeat_root, tmp_path_factory):
     """dr_mfeat.py for 4 epochs, re-learning after epochs 2 and 3."""
