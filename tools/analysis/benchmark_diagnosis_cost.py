@@ -102,6 +102,7 @@ from mmdr.diagnosis import clustering_purities  # noqa: E402
 from mmdr.diagnosis.kmeans import check_kmeans_backend  # noqa: E402
 from mmdr.registry import MODELS  # noqa: E402
 from mmdr.utils import register_all_modules  # noqa: E402
+from mmdr.utils.feature_pass import modality_feature_batches  # noqa: E402
 
 SIDES = ('train', 'val')
 
@@ -171,9 +172,10 @@ def main() -> None:
         feats = {}
         for side in SIDES:
             parts = {m: [] for m in modalities}
-            for batch in iter_batches(data[side], batch_size):
-                for m, f in model.extract_modality_features(batch).items():
-                    parts[m].append(f.float())
+            for batch_feats, _ in modality_feature_batches(
+                    model, iter_batches(data[side], batch_size)):
+                for m, f in batch_feats.items():
+                    parts[m].append(f)
             for m in modalities:
                 feats[(m, side)] = (torch.cat(parts[m]).cpu().numpy(),
                                     data[side]['labels'])

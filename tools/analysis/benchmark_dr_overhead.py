@@ -33,9 +33,9 @@ from mmdr.utils import register_all_modules
 class EpochTimer(Hook):
     """Times the training part of every epoch, without D&R and validation.
 
-    D&R runs in ``before_train_epoch`` (NORMAL), checkpoints and random
-    states are saved in ``after_train_epoch`` (LOW and below): this hook's
-    priority lies between them.
+    D&R runs in ``before_train_epoch`` (HIGH; BalancerHook ABOVE_NORMAL),
+    checkpoints and random states are saved in ``after_train_epoch`` (LOW
+    and below): this hook's priority lies between them.
     """
 
     priority = 'BELOW_NORMAL'
@@ -95,7 +95,7 @@ def main() -> None:
     (hook, ) = [h for h in runner.hooks if isinstance(h, DRHook)]
     model = runner.model.module if hasattr(runner.model,
                                            'module') else runner.model
-    loaders = [hook._loaders['train'], hook._loaders['val']]
+    loaders = [hook.data.loaders['train'], hook.data.loaders['val']]
     forward = [forward_pass_time(model, loaders) for _ in range(args.repeats)]
 
     def median(key):
