@@ -53,8 +53,24 @@ class DiagnosisData(NamedTuple):
 
 
 def _subset(dataset: Dataset, indices: List[int]) -> Dataset:
-    if hasattr(dataset, 'get_subset'):
-        return dataset.get_subset(indices)
+    """The samples at ``indices`` of a data set built for the diagnosis.
+
+    An mmengine data set is cut in place (``get_subset_``), not copied with
+    ``get_subset``: its deep copy goes through a memo that is a mutable
+    default argument, shared by every call in the process, so an object
+    that takes the address of a freed one can come back as that one's old
+    copy (e.g. a pipeline copied as a data set).
+
+    Args:
+        dataset (Dataset): The diagnosis's own data set.
+        indices (list[int]): The samples to keep, in order.
+
+    Returns:
+        Dataset: The subset.
+    """
+    if hasattr(dataset, 'get_subset_'):
+        dataset.get_subset_(indices)
+        return dataset
     return Subset(dataset, indices)
 
 
