@@ -74,6 +74,7 @@ setup(
         'soxr>=1.0,<2',
         'kaldi-native-fbank>=1.23,<2',
     ],
-    extras_require=dict(tests=['pytest>=8,<10']),
+    extras_require=dict(
+        tests=['pytest>=8,<10', 'pytest-xdist>=3.8,<4', 'filelock>=3.12,<5']),
     license='Apache License 2.0',
     zip_safe=False)

@@ -1,6 +1,5 @@
 import copy
 import gc
-import logging
 import os
 import os.path as osp
 import pickle
@@ -9,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from mmengine.logging import MMLogger
 
 from mmdr.datasets import cmu_mosi_dataset as mosi
 from mmdr.datasets.cmu_mosi_dataset import CMUMOSEIDataset, CMUMOSIDataset
@@ -32,18 +30,6 @@ def mosi_file(tmp_path_factory):
     root = tmp_path_factory.mktemp('mosi')
     data = write_mosi_pickle(str(root / 'mosi_data.pkl'))
     return str(root), data
-
-
-@pytest.fixture
-def mm_log():
-    """Messages that mmengine's current logger emits during a test."""
-    logger = MMLogger.get_current_instance()
-    records = []
-    handler = logging.Handler(level=logging.DEBUG)
-    handler.emit = records.append
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
 
 
 def _write(folder, data, name='mosi_data.pkl'):

@@ -151,6 +151,7 @@ def _ogm_with(**overrides):
     return build(balancer=dict(type='OGMGE', alpha=0.5), **overrides)
 
 
+@pytest.mark.slow
 def test_replicas_stay_identical_under_ddp(avdigits_root, tmp_path):
     """2 processes: the scores are summed over ranks and the noise is drawn
     alike, so both ranks end with the same parameters; without the sum
