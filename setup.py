@@ -142,7 +142,9 @@ if __name__ == '__main__':
             'kaldi-native-fbank>=1.23,<2',
         ],
         extras_require=dict(
-            tests=['pytest>=8,<10'],
+            tests=[
+                'pytest>=8,<10', 'pytest-xdist>=3.8,<4', 'filelock>=3.12,<5'
+            ],
             # mim train / mim test / mim search (verified: openmim 0.3.9,
             # which imports pkg_resources, gone from setuptools 82 on).
             mim=['openmim>=0.3.9,<0.4', 'setuptools<82']),

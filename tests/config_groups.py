@@ -1,4 +1,5 @@
-"""Which shipped configs a config-level test must run itself.
+"""Which shipped configs a config-level test must run itself, and the data
+each config runs on in the tests.
 
 A ``jt_`` config is its ``dr_`` twin less the D&R hook, and a
 ``*_tsn-test`` config is its base with another test protocol; both are
@@ -6,7 +7,17 @@ proven in test_configs/test_all_configs.py. A test of training (resume,
 distributed training) therefore covers a ``jt_`` config through its twin,
 and a test of training alone covers a ``*_tsn-test`` config through its base.
 """
+import glob
 import os.path as osp
+from typing import List, Tuple
+
+from av_options import av_shrink_options
+from conftest import REPO
+from mosi_fixtures import NONFINITE_ZERO_OPTIONS
+from ucf101_options import checkpoint_options, shrink_options
+
+#: Every shipped config.
+CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
 
 
 def is_joint_training_twin(config: str) -> bool:
@@ -31,3 +42,37 @@ def trains_like_another(config: str) -> bool:
         bool: True for a ``jt_`` or a ``*_tsn-test`` config.
     """
     return is_joint_training_twin(config) or config.endswith('_tsn-test.py')
+
+
+def config_data(config: str, request) -> Tuple[str, List[str]]:
+    """The test data set of a shipped config and the ``--cfg-options`` that
+    fit the config to it.
+
+    Args:
+        config (str): Config path or file name.
+        request: pytest's ``request`` (the data sets are session fixtures,
+            made when first asked for).
+
+    Returns:
+        tuple[str, list[str]]: The data root and the options: small frames
+        and audio and no loader workers for the video data sets, local
+        pretrained checkpoints for UCF-101, non-finite MOSEI values zeroed.
+    """
+    name = osp.basename(config)
+    for data_set in ('mosi', 'mosei'):
+        if name.endswith(f'_{data_set}.py'):
+            return request.getfixturevalue(f'{data_set}_root'), (
+                NONFINITE_ZERO_OPTIONS if data_set == 'mosei' else [])
+    for data_set in ('cremad', 'kinetics_sounds'):
+        if f'_{data_set}' in name:
+            return (request.getfixturevalue(f'{data_set}_root'),
+                    av_shrink_options(name))
+    if 'ucf101' in name:
+        # Persistent workers would keep their random state outside any
+        # checkpoint: the shrunk configs have none.
+        checkpoints = request.getfixturevalue('pretrained_checkpoints')
+        return request.getfixturevalue('ucf101_root'), [
+            *shrink_options(name), *checkpoint_options(name, checkpoints)
+        ]
+    data_set = 'avdigits' if 'avdigits' in name else 'mfeat'
+    return request.getfixturevalue(f'{data_set}_root'), []

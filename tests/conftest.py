@@ -6,11 +6,16 @@ real files have.
 import contextlib
 import importlib
 import io
+import json
+import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
 import traceback
 import zipfile
+from pathlib import Path
+from typing import Any, Callable
 from urllib.error import URLError
 
 import numpy as np
@@ -19,6 +24,13 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MFEAT_DIMS = dict(fou=76, fac=216, kar=64, pix=240, zer=47, mor=6)
+
+# One thread per test process, and per process it starts: the tests' inputs
+# are tiny, and with pytest-xdist a process runs on each core; more threads
+# only spin-wait against each other on a busy machine.
+torch.set_num_threads(1)
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+os.environ.setdefault('MKL_NUM_THREADS', '1')
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -89,32 +101,72 @@ def prepare_mfeat(source: str, out: str, *extra:
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
 
 
+def made_once(tmp_path_factory, name: str, make: Callable[[Path], Any]) -> Any:
+    """What ``make(folder)`` returns, made once per test session.
+
+    With pytest-xdist each worker process asks for the session fixtures: the
+    first makes the folder under a file lock, the others wait and share it
+    (read only) and the value it returned, kept as JSON beside it.
+
+    Args:
+        tmp_path_factory: pytest's fixture.
+        name (str): The folder's name.
+        make (Callable): Fills the empty folder it is given; returns a
+            JSON-serialisable value (a path, a dict of paths).
+
+    Returns:
+        The value ``make`` returned.
+    """
+    if os.environ.get('PYTEST_XDIST_WORKER') is None:
+        return make(tmp_path_factory.mktemp(name))
+    from filelock import FileLock
+
+    # The session's folder, above every worker's own.
+    shared = tmp_path_factory.getbasetemp().parent
+    folder, made = shared / name, shared / f'{name}.json'
+    with FileLock(str(shared / f'{name}.lock')):
+        if not made.exists():
+            # Left by a worker whose make failed: make it again.
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            made.write_text(json.dumps(make(folder)))
+    return json.loads(made.read_text())
+
+
 @pytest.fixture(scope='session')
 def mfeat_root(tmp_path_factory) -> str:
     """A prepared Multiple Features folder with 120 synthetic samples."""
-    base = tmp_path_factory.mktemp('mfeat')
-    csvs = base / 'csv'
-    csvs.mkdir()
-    write_mfeat_csvs(str(csvs))
-    out = str(base / 'mfeat')
-    result = prepare_mfeat(str(csvs), out)
-    assert result.returncode == 0, result.stderr
-    return out
+
+    def make(base) -> str:
+        base = base
+        csvs = base / 'csv'
+        csvs.mkdir()
+        write_mfeat_csvs(str(csvs))
+        out = str(base / 'mfeat')
+        result = prepare_mfeat(str(csvs), out)
+        assert result.returncode == 0, result.stderr
+        return out
+
+    return made_once(tmp_path_factory, 'mfeat', make)
 
 
 @pytest.fixture(scope='session')
 def avdigits_root(tmp_path_factory) -> str:
     """A prepared AV-Digits folder: 4 pairs per class (train 20, val 10,
     test 10), written by the real preparation tool (PNG and 16-bit WAV)."""
-    out = str(tmp_path_factory.mktemp('avdigits') / 'avdigits')
-    cmd = [
-        sys.executable,
-        osp.join(REPO, 'tools/data/avdigits/prepare_avdigits.py'), '--out',
-        out, '--per-class', '4', '--workers', '1'
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 0, result.stderr
-    return out
+
+    def make(base) -> str:
+        out = str(base / 'avdigits')
+        cmd = [
+            sys.executable,
+            osp.join(REPO, 'tools/data/avdigits/prepare_avdigits.py'), '--out',
+            out, '--per-class', '4', '--workers', '1'
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        assert result.returncode == 0, result.stderr
+        return out
+
+    return made_once(tmp_path_factory, 'avdigits', make)
 
 
 def data_root_cfg_options(data_root: str) -> list:
@@ -192,13 +244,17 @@ def ucf101_root(tmp_path_factory) -> str:
     ``videos/``, ``ucfTrainTestlist/``, ``skipped.txt`` (no entries) and
     ``mmdr_ucf101_prepare.json``. Takes about a second.
     """
-    from ucf101_fixtures import DEFAULT_CLASSES, write_ucf101_archive
 
-    root = str(tmp_path_factory.mktemp('ucf101') / 'ucf101')
-    write_ucf101_archive(root, DEFAULT_CLASSES, **UCF101_ARCHIVE)
-    result = prepare_ucf101(root, *UCF101_PREPARE_ARGS)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return root
+    def make(base) -> str:
+        from ucf101_fixtures import DEFAULT_CLASSES, write_ucf101_archive
+
+        root = str(base / 'ucf101')
+        write_ucf101_archive(root, DEFAULT_CLASSES, **UCF101_ARCHIVE)
+        result = prepare_ucf101(root, *UCF101_PREPARE_ARGS)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return root
+
+    return made_once(tmp_path_factory, 'ucf101', make)
 
 
 @pytest.fixture(scope='session')
@@ -221,17 +277,21 @@ def cremad_root(tmp_path_factory) -> str:
     fps, 22,050 Hz WAV, the reference's ``.pt`` filterbanks, our speaker
     split and carve.
     """
-    from av_fixtures import (prepare_cremad, write_authors_splits,
-                             write_cremad_release)
 
-    root = str(tmp_path_factory.mktemp('cremad') / 'cremad')
-    clips = write_cremad_release(root)
-    # A fifth of the clips for testing and as many for validation: every
-    # emotion can be in val.csv, which D&R clusters into 6.
-    write_authors_splits(root, clips, test_share=0.2)
-    result = prepare_cremad(root, '--audio', 'both', '--workers', '2')
-    assert result.returncode == 0, result.stdout + result.stderr
-    return root
+    def make(base) -> str:
+        from av_fixtures import (prepare_cremad, write_authors_splits,
+                                 write_cremad_release)
+
+        root = str(base / 'cremad')
+        clips = write_cremad_release(root)
+        # A fifth of the clips for testing and as many for validation: every
+        # emotion can be in val.csv, which D&R clusters into 6.
+        write_authors_splits(root, clips, test_share=0.2)
+        result = prepare_cremad(root, '--audio', 'both', '--workers', '2')
+        assert result.returncode == 0, result.stdout + result.stderr
+        return root
+
+    return made_once(tmp_path_factory, 'cremad', make)
 
 
 @pytest.fixture(scope='session')
@@ -246,45 +306,73 @@ def kinetics_sounds_root(tmp_path_factory) -> str:
     Kinetics-Sounds clip, as the authors' files name clips a user may lack;
     the carve keeps 3 of the 11 prepared training clips for validation.
     """
-    from av_fixtures import prepare_kinetics_sounds, write_kinetics_clips
 
-    from mmdr.datasets import KINETICS_SOUNDS_CLASSES
-    folder = tmp_path_factory.mktemp('kinetics_sounds')
-    videos, out = folder / 'videos', folder / 'kinetics_sounds'
-    annotations = str(folder / 'kinetics400_train_val.csv')
-    written = write_kinetics_clips(
-        str(videos), annotations, per_class=4, val_per_class=1)
-    out.mkdir()
-    for name, split in (('my_train.txt', 'train'), ('my_test.txt', 'val')):
-        rows = [(clip, KINETICS_SOUNDS_CLASSES.index(label))
-                for clip, (label, clip_split) in written['clips'].items()
-                if clip_split == split]
-        (out / name).write_text(''.join(f'{clip},10,{label}\n'
-                                        for clip, label in sorted(rows)))
-    # One validation clip per class (the default carve, 10 %, would keep
-    # one in all).
-    result = prepare_kinetics_sounds(
-        str(videos), [annotations], str(out), '--workers', '2', '--val-size',
-        '3')
-    assert result.returncode == 0, result.stdout + result.stderr
-    return str(out)
+    def make(base) -> str:
+        from av_fixtures import prepare_kinetics_sounds, write_kinetics_clips
+
+        from mmdr.datasets import KINETICS_SOUNDS_CLASSES
+        folder = base
+        videos, out = folder / 'videos', folder / 'kinetics_sounds'
+        annotations = str(folder / 'kinetics400_train_val.csv')
+        written = write_kinetics_clips(
+            str(videos), annotations, per_class=4, val_per_class=1)
+        out.mkdir()
+        for name, split in (('my_train.txt', 'train'), ('my_test.txt', 'val')):
+            rows = [(clip, KINETICS_SOUNDS_CLASSES.index(label))
+                    for clip, (label, clip_split) in written['clips'].items()
+                    if clip_split == split]
+            (out / name).write_text(''.join(f'{clip},10,{label}\n'
+                                            for clip, label in sorted(rows)))
+        # One validation clip per class (the default carve, 10 %, would keep
+        # one in all).
+        result = prepare_kinetics_sounds(
+            str(videos), [annotations], str(out), '--workers', '2',
+            '--val-size', '3')
+        assert result.returncode == 0, result.stdout + result.stderr
+        return str(out)
+
+    return made_once(tmp_path_factory, 'kinetics_sounds', make)
+
+
+def mult_pickle_root(tmp_path_factory, name: str, file_name: str,
+                     **kwargs) -> str:
+    """A folder ``name`` holding one MulT pickle and its conversion, made
+    once per session.
+
+    Args:
+        tmp_path_factory: pytest's fixture.
+        name (str): The folder's name.
+        file_name (str): The pickle's name.
+        **kwargs: Of ``mmdr.testing.cmu_mosi.write_mosi_pickle``, beside
+            the sizes (48 / 16 / 16 utterances).
+
+    Returns:
+        str: The folder.
+    """
+
+    def make(base) -> str:
+        from mmdr.testing.cmu_mosi import write_converted_mosi
+
+        root = base / name
+        root.mkdir()
+        write_converted_mosi(
+            str(root / file_name), sizes=(48, 16, 16), **kwargs)
+        return str(root)
+
+    return made_once(tmp_path_factory, name, make)
 
 
 @pytest.fixture(scope='session')
 def mosi_root(tmp_path_factory) -> str:
     """A folder holding ``mosi_data.pkl`` in the MulT format with the widths
     of MulT's MOSI file (text 300, audio 5, vision 20): 48 / 16 / 16
-    utterances of 50 steps, left-padded with zero rows, with ids (see
-    ``tests/mosi_fixtures.py``). Read only."""
-    from mosi_fixtures import write_mosi_pickle
-
-    root = tmp_path_factory.mktemp('mosi') / 'mosi'
-    root.mkdir()
-    write_mosi_pickle(
-        str(root / 'mosi_data.pkl'),
-        sizes=(48, 16, 16),
+    utterances of 50 steps, left-padded with zero rows, with ids
+    (``mmdr.testing.cmu_mosi``), converted as the tool does. Read only."""
+    return mult_pickle_root(
+        tmp_path_factory,
+        'mosi',
+        'mosi_data.pkl',
         widths=dict(text=300, audio=5, vision=20))
-    return str(root)
 
 
 @pytest.fixture(scope='session')
@@ -292,17 +380,13 @@ def mosei_root(tmp_path_factory) -> str:
     """As ``mosi_root`` with MOSEI's file name and widths (text 300, audio
     74, vision 35), and some inf / nan in the training audio, as some
     distributed MOSEI files hold. Read only."""
-    from mosi_fixtures import write_mosi_pickle
-
-    root = tmp_path_factory.mktemp('mosei') / 'mosei'
-    root.mkdir()
-    write_mosi_pickle(
-        str(root / 'mosei_senti_data.pkl'),
-        sizes=(48, 16, 16),
+    return mult_pickle_root(
+        tmp_path_factory,
+        'mosei',
+        'mosei_senti_data.pkl',
         widths=dict(text=300, audio=74, vision=35),
         seed=1,
         inf_in_audio=3)
-    return str(root)
 
 
 @pytest.fixture
@@ -316,3 +400,41 @@ def no_network(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch.hub, 'download_url_to_file', unreachable)
     return tmp_path / 'torch' / 'hub' / 'checkpoints'
+
+
+@pytest.fixture
+def mm_log():
+    """The records that mmengine's current logger emits during a test."""
+    from log_capture import captured_log
+    with captured_log() as records:
+        yield records
+
+
+@pytest.fixture(scope='session')
+def pretrained_checkpoints(tmp_path_factory) -> dict:
+    """An ImageNet ResNet-18 as torchvision saves it and an mmaction2
+    recogniser checkpoint, for the UCF-101 configs' encoders
+    (``ucf101_options.checkpoint_options``)."""
+
+    def make(base) -> dict:
+        from ucf101_options import write_pretrained_checkpoints
+        return write_pretrained_checkpoints(base)
+
+    return made_once(tmp_path_factory, 'pretrained', make)
+
+
+@pytest.fixture(scope='session')
+def jt_mfeat_checkpoint(mfeat_root, tmp_path_factory) -> str:
+    """``epoch_2.pth`` of configs/jt_mfeat.py trained 2 epochs on
+    ``mfeat_root`` (read only), for the tools that read a checkpoint."""
+
+    def make(base) -> str:
+        from runs import build_runner
+        work = base
+        build_runner(
+            osp.join(REPO, 'configs', 'jt_mfeat.py'), work,
+            [*data_root_cfg_options(mfeat_root), 'train_cfg.max_epochs=2'
+             ]).train()
+        return str(work / 'epoch_2.pth')
+
+    return made_once(tmp_path_factory, 'jt_mfeat', make)

@@ -97,11 +97,28 @@ def run_tool_main(tool: str, args: Iterable, monkeypatch,
     return status, out.out + out.err
 
 
+#: Sockets that hold the ports :func:`free_port` handed out.
+_RESERVED_PORTS = []
+
+
 def free_port() -> int:
-    """A TCP port free on this machine now, for a launcher's master port."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+    """A TCP port for a launcher's master port that no other process takes.
+
+    A port found free and released could be taken (by another test's
+    launcher, or as the local end of any connection) before the launcher
+    binds it. This process keeps it bound instead, with ``SO_REUSEADDR``
+    and without listening, until it exits: other binds and outgoing
+    connections leave it alone, while the launcher's store, which also
+    binds with ``SO_REUSEADDR`` (libuv, gloo), can still listen on it.
+
+    Returns:
+        int: The port, never handed out twice.
+    """
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(('', 0))
+    _RESERVED_PORTS.append(holder)
+    return holder.getsockname()[1]
 
 
 def tool_env() -> dict:

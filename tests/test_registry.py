@@ -9,16 +9,20 @@ from mmdr.utils import register_all_modules
 register_all_modules()
 
 
-def test_mmdr_and_mmaction_types_from_one_registry():
-    assert MODELS.get('MultiModalRecognizer').__module__.startswith('mmdr.')
-    assert MODELS.get('ResNetTSM').__module__.startswith('mmaction.')
-    assert TRANSFORMS.get('PackActionInputs').__module__.startswith(
-        'mmaction.')
-    assert TRANSFORMS.get('PackMultiModalInputs').__module__.startswith(
-        'mmdr.')
-    assert DATASETS.get('MultipleFeaturesDataset') is not None
-    assert HOOKS.get('ModalityCheckHook') is not None
-    assert HOOKS.get('CheckpointHook') is not None  # mmengine's
+@pytest.mark.parametrize('registry, name, package', [
+    (MODELS, 'MultiModalRecognizer', 'mmdr'),
+    (MODELS, 'ResNetTSM', 'mmaction'),
+    (TRANSFORMS, 'PackActionInputs', 'mmaction'),
+    (TRANSFORMS, 'PackMultiModalInputs', 'mmdr'),
+    (DATASETS, 'MultipleFeaturesDataset', 'mmdr'),
+    (HOOKS, 'ModalityCheckHook', 'mmdr'),
+    (HOOKS, 'CheckpointHook', 'mmengine'),
+])
+def test_one_registry_resolves_each_name_to_its_package(
+        registry, name, package):
+    """mmdr's registries reach mmaction2's and mmengine's types, and no
+    name of theirs is shadowed by another class."""
+    assert registry.get(name).__module__.split('.')[0] == package
 
 
 def test_root_registry_builds_mmdr_types_in_the_mmdr_scope():

@@ -1,21 +1,61 @@
-"""Every config in configs/ parses and builds its model and data set types."""
+"""Every config in configs/ builds its model and data set types, trains one
+batch of its data set and validates one, and is what its name says of it
+(a ``jt_`` config its ``dr_`` twin less D&R, a method config joint
+training plus the method)."""
 import glob
+import math
 import os.path as osp
 
 import pytest
-from conftest import REPO
+import torch
+from config_groups import CONFIGS, config_data
+from conftest import REPO, data_root_cfg_options
+from dr_test_hooks import Interrupt, InterruptHook
 from mmengine.config import Config
+from runs import build_runner
 
 from mmdr.registry import DATASETS, MODELS
 from mmdr.utils import register_all_modules
 
 register_all_modules()
 
-CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
 
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_steps_on_a_batch_of_its_data_set(path, request, tmp_path):
+    """The Runner of the config, on the test data set of its kind: one
+    training iteration (data set, pipeline, model, optimiser wrapper,
+    balancer and hooks as training builds them), then one validation batch
+    through the model and the config's evaluator; for a ``*_tsn-test``
+    config, whose training and validation are its base's
+    (test_test_protocol_configs_train_as_their_base), one batch of its own
+    test protocol instead."""
+    data_root, extra = config_data(path, request)
+    runner = build_runner(path, tmp_path, [
+        *data_root_cfg_options(data_root), *extra,
+        'default_hooks.checkpoint.save_last=False',
+        'test_dataloader.batch_size=1'
+    ])
+    if path.endswith('_tsn-test.py'):
+        split = 'test'
+    else:
+        split = 'val'
+        runner.register_hook(InterruptHook(1, 'mid_epoch'))
+        with pytest.raises(Interrupt):
+            runner.train()
+        # The Interrupt came after the first iteration's hooks, which
+        # logged its loss.
+        loss = runner.message_hub.get_scalar('train/loss').current()
+        assert math.isfinite(loss) and loss > 0
 
-def test_configs_exist():
-    assert osp.join(REPO, 'configs', 'jt_mfeat.py') in CONFIGS
+    batch = next(iter(getattr(runner, f'{split}_dataloader')))
+    with torch.no_grad():
+        outputs = getattr(runner.model, f'{split}_step')(batch)
+    assert len(outputs) == len(batch['data_samples'])
+    evaluator = getattr(runner, f'{split}_evaluator')
+    evaluator.process(outputs, batch)
+    metrics = evaluator.evaluate(len(outputs))
+    selected = runner.cfg.default_hooks.checkpoint.save_best
+    assert 0.0 <= metrics[selected] <= 1.0
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)

@@ -1,19 +1,19 @@
 """Every CMU-MOSI / MOSEI config through tools/dist_train.sh (2 CPU
 processes, --test-best) and tools/test.py on pickles written in the MulT
-format; D&R diagnoses the three encoders under DDP; the regression task runs
-the same way; bad pickles stop before training. A ``jt_`` config runs
-through its ``dr_`` twin (config_groups.py)."""
+format (slow tier); D&R diagnoses the three encoders under DDP; the
+regression task runs the same way; bad pickles stop tools/train.py before
+training (in this process). A ``jt_`` config runs through its ``dr_`` twin
+(config_groups.py)."""
 import glob
 import json
 import os.path as osp
-import subprocess
-import sys
+import re
 
 import pytest
 from config_groups import is_joint_training_twin
 from conftest import REPO, data_root_cfg_options
 from mosi_fixtures import NONFINITE_ZERO_OPTIONS
-from runs import dist_train_and_test, tool_env
+from runs import dist_train_and_test, run_tool_main
 
 MOSI_CONFIGS = sorted(
     osp.basename(p) for pattern in ('*_mosi.py', '*_mosei.py')
@@ -53,12 +53,7 @@ custom_hooks = [
 """
 
 
-def test_every_mosi_config_is_covered():
-    assert MOSI_CONFIGS == [
-        'dr_mosei.py', 'dr_mosi.py', 'jt_mosei.py', 'jt_mosi.py'
-    ]
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize('config, task', [
     *((c, 'binary') for c in MOSI_CONFIGS if not is_joint_training_twin(c)),
     ('dr_mosi.py', 'regression'),
@@ -94,40 +89,36 @@ def test_config_trains_distributed_and_tests(config, task, mosi_root,
         assert record['num_train_samples'] == 48
 
 
-def test_non_finite_features_stop_before_training(mosei_root, tmp_path):
-    config = osp.join(REPO, 'configs', 'jt_mosei.py')
-    result = subprocess.run([
-        sys.executable,
-        osp.join(REPO, 'tools/train.py'), config, '--work-dir',
-        str(tmp_path / 'work'), '--cfg-options',
-        *data_root_cfg_options(mosei_root)
-    ],
-                            capture_output=True,
-                            text=True,
-                            cwd=REPO,
-                            env=tool_env())
-    assert result.returncode != 0
-    assert ("split 'train' holds non-finite (inf/nan) feature values, by "
-            "modality 'audio': 3") in result.stderr
+def _train_in_process(config, options, tmp_path, monkeypatch, capsys):
+    """tools/train.py in this process (``experiment_name``: the test's)."""
+    run_tool_main('train.py', [
+        osp.join(REPO, 'configs', config), '--work-dir', tmp_path / 'work',
+        '--cfg-options', *options, f'experiment_name={tmp_path.name}'
+    ], monkeypatch, capsys)
+
+
+def test_non_finite_features_stop_before_training(mosei_root, tmp_path,
+                                                  monkeypatch, capsys):
+    with pytest.raises(
+            ValueError,
+            match=re.escape("split 'train' holds non-finite (inf/nan) "
+                            "feature values, by modality 'audio': 3")):
+        _train_in_process('jt_mosei.py', data_root_cfg_options(mosei_root),
+                          tmp_path, monkeypatch, capsys)
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
 
 
-def test_other_feature_widths_stop_before_training(mosei_root, tmp_path):
+def test_other_feature_widths_stop_before_training(mosei_root, tmp_path,
+                                                   monkeypatch, capsys):
     # MOSI's widths on a file with MOSEI's: the setting to use is named.
-    config = osp.join(REPO, 'configs', 'jt_mosi.py')
-    result = subprocess.run([
-        sys.executable,
-        osp.join(REPO, 'tools/train.py'), config, '--work-dir',
-        str(tmp_path / 'work'), '--cfg-options',
-        *mosi_options('mosei', mosei_root),
-        f'train_dataloader.dataset.ann_file={mosei_root}/'
-        'mosei_senti_data.pkl', f'val_dataloader.dataset.ann_file='
-        f'{mosei_root}/mosei_senti_data.pkl'
-    ],
-                            capture_output=True,
-                            text=True,
-                            cwd=REPO,
-                            env=tool_env())
-    assert result.returncode != 0
-    assert ('set model.encoders.audio.in_channels=74 '
-            'model.encoders.vision.in_channels=35') in result.stderr
+    mosei_file = f'{mosei_root}/mosei_senti_data.pkl'
+    with pytest.raises(
+            ValueError,
+            match=re.escape('set model.encoders.audio.in_channels=74 '
+                            'model.encoders.vision.in_channels=35')):
+        _train_in_process('jt_mosi.py', [
+            *mosi_options('mosei', mosei_root),
+            f'train_dataloader.dataset.ann_file={mosei_file}',
+            f'val_dataloader.dataset.ann_file={mosei_file}'
+        ], tmp_path, monkeypatch, capsys)
+    assert not glob.glob(str(tmp_path / 'work' / '*.pth'))

@@ -1,10 +1,10 @@
 """Every UCF-101 config through tools/dist_train.sh (2 CPU processes) and
-tools/test.py, on a UCF-101 tree prepared by tools/data/ucf101 from XVID
-videos, with pretrained checkpoints written here in torchvision's and
-mmaction2's formats; and ``configs/dr_ucf101.py`` on a tree as mmaction2's
-own tools leave it, with the data root as the only option. Sizes shrink
-with --cfg-options only. A ``jt_`` config runs through its ``dr_`` twin
-(config_groups.py).
+tools/test.py (slow tier), on a UCF-101 tree prepared by tools/data/ucf101
+from XVID videos, with pretrained checkpoints written here in torchvision's
+and mmaction2's formats; and ``configs/dr_ucf101.py`` on a tree as
+mmaction2's own tools leave it, with the data root as the only option
+(slow tier). Sizes shrink with --cfg-options only. A ``jt_`` config runs
+through its ``dr_`` twin (config_groups.py).
 """
 import glob
 import json
@@ -17,8 +17,7 @@ from conftest import REPO, data_root_cfg_options
 from runs import (build_runner, dist_train_and_test, read_tested_metrics,
                   run_tool_main)
 from ucf101_fixtures import corrupt_file, write_mmaction2_tree
-from ucf101_options import (checkpoint_options, shrink_options,
-                            write_pretrained_checkpoints)
+from ucf101_options import checkpoint_options, shrink_options
 
 from mmdr.datasets import SampleLoadError, UCF101Dataset
 
@@ -33,18 +32,14 @@ UCF_CONFIGS = sorted(
     for p in glob.glob(osp.join(REPO, 'configs', '*_ucf101*.py')))
 
 
-@pytest.fixture(scope='module')
-def checkpoints(tmp_path_factory):
-    return write_pretrained_checkpoints(tmp_path_factory.mktemp('ckpt'))
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize(
     'config', [c for c in UCF_CONFIGS if not is_joint_training_twin(c)])
-def test_config_trains_distributed_and_tests(config, ucf101_root, checkpoints,
-                                             tmp_path):
+def test_config_trains_distributed_and_tests(config, ucf101_root,
+                                             pretrained_checkpoints, tmp_path):
     options = [
         *data_root_cfg_options(ucf101_root), *shrink_options(config),
-        *checkpoint_options(config, checkpoints)
+        *checkpoint_options(config, pretrained_checkpoints)
     ]
     log, metrics, test_metrics = dist_train_and_test(config, options, tmp_path)
     # Both streams loaded their checkpoint; the flow stream's conv1 was
@@ -82,6 +77,7 @@ def test_missing_pretrained_checkpoint_fails_before_training(
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
 
 
+@pytest.mark.slow
 def test_mmaction2_tree_trains_and_tests_with_the_data_root_alone(
         tmp_path, monkeypatch, capsys):
     """The README's one command on mmaction2's rawframes and lists without

@@ -1,5 +1,4 @@
 import copy
-import logging
 import os
 import os.path as osp
 import pickle
@@ -7,7 +6,6 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from mmengine.logging import MMLogger
 
 from mmdr.datasets.cmu_mosi_conversion import convert_mult_pickle
 from mmdr.datasets.cmu_mosi_dataset import CMUMOSEIDataset, CMUMOSIDataset
@@ -28,18 +26,6 @@ def mosi_file(tmp_path_factory):
     root = tmp_path_factory.mktemp('mosi')
     data = write_converted_mosi(str(root / 'mosi_data.pkl'))
     return str(root), data
-
-
-@pytest.fixture
-def mm_log():
-    """Messages that mmengine's current logger emits during a test."""
-    logger = MMLogger.get_current_instance()
-    records = []
-    handler = logging.Handler(level=logging.DEBUG)
-    handler.emit = records.append
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
 
 
 def _write(folder, data, name='mosi_data.pkl'):

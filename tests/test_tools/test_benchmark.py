@@ -60,6 +60,7 @@ def _table(markdown, setting):
     ]
 
 
+@pytest.mark.slow
 def test_report_holds_the_runs_and_their_statistics(benchmark, mfeat_root):
     work, _ = benchmark
     results = {(m, s): _result(work, m, s) for m, s in RUNS}
@@ -164,6 +165,7 @@ def _files(run_dir):
     }
 
 
+@pytest.mark.slow
 def test_interrupted_benchmark_reruns_only_the_missing_runs(
         benchmark, mfeat_root):
     work, _ = benchmark
@@ -208,6 +210,7 @@ def test_interrupted_benchmark_reruns_only_the_missing_runs(
     assert 'Runs: 8 of 8 finished (1 resumed, 6 reused, 1 trained)' in markdown
 
 
+@pytest.mark.slow
 def test_bad_lists_fail_before_any_run(tmp_path):
     listed = tmp_path / 'list.py'
     listed.write_text(

@@ -13,6 +13,7 @@ TINY = ('--device', 'cpu', '--sizes', '18', '12', '--shapes',
         '1', '--repeats', '1')
 
 
+@pytest.mark.slow
 def test_diagnosis_cost_in_forward_passes(tmp_path):
     out = tmp_path / 'cost.json'
     result = run_tool('analysis/benchmark_diagnosis_cost.py', CONFIG, *TINY,
@@ -45,6 +46,7 @@ def test_diagnosis_cost_in_forward_passes(tmp_path):
     assert f'{rows[0]["forward_passes"]:.2f}' in table[0]
 
 
+@pytest.mark.slow
 def test_shapes_must_name_every_modality(tmp_path):
     result = run_tool('analysis/benchmark_diagnosis_cost.py', CONFIG,
                       '--device', 'cpu', '--shapes', 'visual=2,3,32,32')

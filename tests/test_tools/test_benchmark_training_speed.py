@@ -13,6 +13,7 @@ TINY = ('--device', 'cpu', '--shapes', 'visual=2,3,32,32', 'audio=1,33,24',
         '--batch-size', '6', '--iters', '2', '--warmup', '1', '--threads', '1')
 
 
+@pytest.mark.slow
 def test_speed_and_projection(tmp_path):
     out = tmp_path / 'speed.json'
     result = run_tool(TOOL, osp.join(REPO, 'configs', 'dr_cremad.py'), *TINY,
@@ -31,6 +32,7 @@ def test_speed_and_projection(tmp_path):
             in result.stdout)
 
 
+@pytest.mark.slow
 def test_refuses_what_it_cannot_time():
     pmr = run_tool(TOOL, osp.join(REPO, 'configs', 'pmr_avdigits.py'),
                    '--device', 'cpu')

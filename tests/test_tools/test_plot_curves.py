@@ -9,6 +9,8 @@ import pytest
 from conftest import REPO, data_root_cfg_options
 from runs import build_runner, run_tool
 
+pytestmark = pytest.mark.slow
+
 CONFIG = osp.join(REPO, 'configs/dr_mfeat.py')
 #: Re-learning after epoch 1 only, monitoring after every epoch.
 HOOK = [

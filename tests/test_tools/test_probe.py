@@ -1,5 +1,5 @@
-"""tools/analysis/probe.py on a checkpoint that tools/train.py wrote, as a
-user runs them."""
+"""tools/analysis/probe.py on a checkpoint of a real run, as a user runs
+it."""
 import json
 import os.path as osp
 
@@ -17,17 +17,14 @@ from sklearn.preprocessing import StandardScaler
 from mmdr.registry import DATASETS, MODELS
 from mmdr.utils import register_all_modules
 
+pytestmark = pytest.mark.slow
+
 CONFIG = osp.join(REPO, 'configs', 'jt_mfeat.py')
 
 
-@pytest.fixture(scope='module')
-def checkpoint(mfeat_root, tmp_path_factory):
-    work = tmp_path_factory.mktemp('probe') / 'work'
-    trained = run_tool('train.py', CONFIG, '--work-dir', work, '--cfg-options',
-                       *data_root_cfg_options(mfeat_root),
-                       'train_cfg.max_epochs=2')
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    return str(work / 'epoch_2.pth')
+@pytest.fixture
+def checkpoint(jt_mfeat_checkpoint):
+    return jt_mfeat_checkpoint
 
 
 def test_probe_reports_val_and_test_per_modality(mfeat_root, checkpoint,

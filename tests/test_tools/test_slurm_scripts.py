@@ -66,6 +66,7 @@ def _cpu_env(**extra):
         tool_env(), GPUS='0', TASKS='2', MASTER_PORT=str(free_port()), **extra)
 
 
+@pytest.mark.slow
 def test_slurm_scripts_train_and_test_like_torchrun(mfeat_root, tmp_path):
     _cluster_or_skip()
     options = _options(mfeat_root)

@@ -59,6 +59,7 @@ def val_history(work_dir):
     return history
 
 
+@pytest.mark.slow
 def test_train_selects_on_val_tests_best_and_logs_tensorboard(
         mfeat_root, tmp_path):
     work = tmp_path / 'work'
@@ -109,6 +110,7 @@ class InterruptHook(Hook):
             raise Interrupt(f'interrupted after epoch {runner.epoch}')
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_end(mfeat_root, tmp_path):
     register_all_modules()
     work = tmp_path / 'work'
@@ -150,6 +152,7 @@ def test_interrupted_run_resumes_to_the_end(mfeat_root, tmp_path):
     assert any(k.startswith('cls_head.fc_cls') for k in state)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     torch.cuda.is_available(), reason='the refusal is for CPU machines')
 def test_amp_without_a_gpu_is_refused_before_training(mfeat_root, tmp_path):
@@ -162,6 +165,7 @@ def test_amp_without_a_gpu_is_refused_before_training(mfeat_root, tmp_path):
     assert not osp.exists(tmp_path / 'work')
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not torch.cuda.is_available(), reason='--amp trains on a GPU')
 def test_amp_trains_a_balancer_on_a_gpu(mfeat_root, tmp_path):
@@ -180,6 +184,7 @@ def test_amp_trains_a_balancer_on_a_gpu(mfeat_root, tmp_path):
     assert 'mmpareto_cos_fou' in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_two_process_training_on_cpu(mfeat_root, tmp_path):
     work = tmp_path / 'work'
     env = dict(os.environ, OMP_NUM_THREADS='1')
@@ -220,6 +225,7 @@ def test_missing_modality_stops_before_training(mfeat_root, tmp_path):
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
 
 
+@pytest.mark.slow
 def test_wrong_feature_width_stops_before_training(mfeat_root, tmp_path):
     result = run_tool('train.py', CONFIG, '--work-dir', tmp_path / 'work',
                       '--cfg-options', *short_run_options(mfeat_root, 1),
@@ -231,6 +237,7 @@ def test_wrong_feature_width_stops_before_training(mfeat_root, tmp_path):
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
 
 
+@pytest.mark.slow
 def test_no_validate_still_relearns_after_the_diagnosed_epochs(
         mfeat_root, tmp_path):
     work = tmp_path / 'work'

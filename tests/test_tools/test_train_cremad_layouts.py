@@ -44,6 +44,7 @@ def _sizes(name):
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('layout', ['authors', 'ogm_ge'])
 def test_train_and_test_with_the_data_root_only(layout, tmp_path, monkeypatch,
                                                 capsys):

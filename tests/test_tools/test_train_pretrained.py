@@ -56,6 +56,7 @@ custom_hooks = [
 """)
 
 
+@pytest.mark.slow
 def test_pretrained_encoder_reaches_the_checkpoints(avdigits_root, tmp_path):
     ckpt_path = tmp_path / 'tsn_r18_rgb.pth'
     expected = backbone_items(write_mmaction_checkpoint(ckpt_path))

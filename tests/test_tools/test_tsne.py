@@ -8,7 +8,7 @@ import torch
 from conftest import REPO, data_root_cfg_options
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from runs import build_runner, parse_options, run_tool
+from runs import parse_options, run_tool
 
 from mmdr.analysis import checkpoint_tsne, subsample_indices, tsne_embed
 from mmdr.registry import DATASETS, MODELS
@@ -17,16 +17,12 @@ from mmdr.utils import register_all_modules
 CONFIG = osp.join(REPO, 'configs', 'jt_mfeat.py')
 
 
-@pytest.fixture(scope='module')
-def checkpoint(mfeat_root, tmp_path_factory):
-    work = tmp_path_factory.mktemp('tsne')
-    build_runner(
-        CONFIG, work,
-        [*data_root_cfg_options(mfeat_root), 'train_cfg.max_epochs=2'
-         ]).train()
-    return str(work / 'epoch_2.pth')
+@pytest.fixture
+def checkpoint(jt_mfeat_checkpoint):
+    return jt_mfeat_checkpoint
 
 
+@pytest.mark.slow
 def test_embedding_of_a_training_subset(mfeat_root, checkpoint, tmp_path):
     out, data = tmp_path / 'tsne.png', tmp_path / 'tsne.npz'
     result = run_tool('analysis/tsne.py', CONFIG, checkpoint, '--split',

@@ -4,9 +4,12 @@ from the main process; a monitor diagnosis must give every rank its own
 buffers back, so that monitoring changes nothing on any rank."""
 import os.path as osp
 
+import pytest
 import torch
 from conftest import REPO, data_root_cfg_options
 from runs import history, train_tool
+
+pytestmark = pytest.mark.slow
 
 CONFIG = osp.join(REPO, 'configs/dr_mfeat.py')
 

@@ -250,6 +250,7 @@ def _ddp_options(data_root, batch_size):
     ]
 
 
+@pytest.mark.slow
 def test_ranks_stay_identical_and_equal_one_process_under_ddp(
         avdigits_root, tmp_path):
     """configs/mmpareto_avdigits.py under tools/train.py with 2 processes
@@ -350,6 +351,7 @@ dist.destroy_process_group()
 """
 
 
+@pytest.mark.slow
 def test_autograd_grad_leaves_ddp_reduction_to_the_backward(tmp_path):
     worker = tmp_path / 'worker.py'
     worker.write_text(DDP_HOOK_WORKER)

@@ -324,6 +324,7 @@ def test_noise_is_a_new_stream_per_iteration_and_run_seed(runtime_info):
     assert not torch.allclose(noise(seed=1, iteration=7), first)
 
 
+@pytest.mark.slow
 def test_replicas_stay_identical_under_ddp(avdigits_root, tmp_path):
     """2 processes: the scores are summed over ranks and the noise is drawn
     alike, so both ranks end with the same parameters; without the sum

@@ -321,6 +321,7 @@ def test_checkpoints_hold_the_prototypes_of_the_previous_epoch(
         torch.testing.assert_close(third, 0.8 * means[2][m] + 0.2 * second)
 
 
+@pytest.mark.slow
 def test_ranks_hold_identical_prototypes_and_weights_under_ddp(
         avdigits_root, tmp_path):
     """2 processes, 10 samples each: every rank ends with the same

@@ -10,7 +10,6 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
-from log_capture import captured_log
 from pretrained_checkpoint import (backbone_items, channel_mean,
                                    pretrained_backbone,
                                    torchvision_resnet_state_dict,
@@ -33,16 +32,6 @@ SLOWONLY = dict(
     pretrained2d=False,
     pretrained=None)
 SLOWONLY_DIM = 128
-
-
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Tiny inputs gain nothing from intra-op threads, and on a busy machine
-    the threads' spin-waits make every forward pass many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _build(encoder_type, backbone, feat_dim, **kwargs):
@@ -357,13 +346,6 @@ def test_pretrained_without_matching_key_is_an_error(tmp_path):
 
 
 # --------------------------------------------- cross-modality initialisation
-@pytest.fixture
-def mm_log():
-    """Messages that mmengine's current logger emits during a test."""
-    with captured_log() as records:
-        yield records
-
-
 @pytest.fixture(scope='module')
 def rgb_checkpoint(tmp_path_factory):
     """An mmaction2 TSN-R18 style checkpoint with an RGB (3-channel) conv1."""

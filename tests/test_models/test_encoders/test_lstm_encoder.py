@@ -14,15 +14,6 @@ VARIANTS = [(pooling, bidirectional) for pooling in ('last', 'mean')
             for bidirectional in (False, True)]
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Tiny inputs gain nothing from intra-op threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _encoder(**kwargs):
     cfg = dict(
         type='LSTMEncoder',

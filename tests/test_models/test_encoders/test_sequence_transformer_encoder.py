@@ -16,15 +16,6 @@ VARIANTS = [(pooling, pos) for pooling in ('mean', 'cls')
             for pos in ('sinusoidal', 'learned')]
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Tiny inputs gain nothing from intra-op threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _encoder(**kwargs):
     cfg = dict(
         type='SequenceTransformerEncoder',

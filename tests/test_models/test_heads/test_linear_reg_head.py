@@ -13,15 +13,6 @@ from mmdr.utils import register_all_modules
 register_all_modules()
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Tiny inputs gain nothing from intra-op threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _samples(targets, key='sentiment'):
     samples = []
     for y in targets:

@@ -42,16 +42,6 @@ MODEL_CFG = dict(
 FEAT_DIMS = dict(tab=16, visual=512, audio=512)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """Tiny inputs gain nothing from intra-op threads, and on a busy machine
-    the threads' spin-waits make every forward pass many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _build(**overrides):
     cfg = copy.deepcopy(MODEL_CFG)
     cfg.update(copy.deepcopy(overrides))
