@@ -1,5 +1,5 @@
 """tools/analysis/benchmark_diagnosis_cost.py at a tiny size on the CPU, as
-a GPU session runs it at CREMA-D's."""
+a GPU run takes it at CREMA-D's."""
 import json
 import os.path as osp
 

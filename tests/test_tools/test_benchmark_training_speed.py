@@ -1,5 +1,5 @@
 """tools/analysis/benchmark_training_speed.py at a tiny size on the CPU, as a
-GPU session runs it at CREMA-D's."""
+GPU run takes it at CREMA-D's."""
 import json
 import math
 import os.path as osp

@@ -346,6 +346,9 @@ for first in ('autograd.grad', 'backward'):
     ]
 with open(f'{sys.argv[1]}/rank{dist.get_rank()}.json', 'w') as f:
     json.dump(result, f)
+# DDP's reducer and the retained graph go before the process group: gloo
+# work still referenced at interpreter exit can abort the process.
+del ddp, loss
 dist.barrier()
 dist.destroy_process_group()
 """
