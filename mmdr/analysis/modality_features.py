@@ -26,6 +26,8 @@ def load_model_checkpoint(cfg: Config, checkpoint: str) -> torch.nn.Module:
             (missing or unexpected keys, other shapes), naming them.
     """
     model = MODELS.build(cfg.model)
+    # Not mmengine's load_checkpoint: it only warns about keys that do not
+    # fit, and an analysis of another model's checkpoint must stop.
     loaded = torch.load(checkpoint, map_location='cpu')
     state = loaded.get('state_dict', loaded)
     expected = model.state_dict()
