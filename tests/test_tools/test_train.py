@@ -18,7 +18,7 @@ from log_capture import captured_log
 from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
-from runs import free_port, run_tool, run_tool_main
+from runs import free_port, read_tested_metrics, run_tool, run_tool_main
 
 from mmdr.utils import register_all_modules
 
@@ -37,14 +37,6 @@ def options_dict(options):
         key: DictAction._parse_iterable(value)
         for key, value in (o.split('=', 1) for o in options)
     }
-
-
-def printed_metrics(stdout):
-    """The JSON metrics tools print after 'Test metrics of <ckpt> ...:'."""
-    match = re.search(r'Test metrics of (\S+?)( \(.*\))?:\n(\{.*?\n\})',
-                      stdout, re.S)
-    assert match, stdout[-2000:]
-    return match.group(1), json.loads(match.group(3))
 
 
 def val_history(work_dir):
@@ -68,7 +60,7 @@ def test_train_selects_on_val_tests_best_and_logs_tensorboard(
                       *short_run_options(mfeat_root, 3))
     assert result.returncode == 0, result.stderr[-3000:]
 
-    best, metrics = printed_metrics(result.stdout)
+    best, metrics = read_tested_metrics(result.stdout)
     history = val_history(str(work))
     assert sorted(history) == [1, 2, 3]
     best_epoch = int(re.search(r'best_acc_top1_epoch_(\d+)\.pth', best)[1])
@@ -93,7 +85,7 @@ def test_train_selects_on_val_tests_best_and_logs_tensorboard(
     tested = run_tool('test.py', CONFIG, best, '--work-dir', tmp_path / 'test',
                       '--cfg-options', *data_root_cfg_options(mfeat_root))
     assert tested.returncode == 0, tested.stderr[-3000:]
-    assert printed_metrics(tested.stdout)[1] == metrics
+    assert read_tested_metrics(tested.stdout)[1] == metrics
 
 
 class Interrupt(Exception):
@@ -256,7 +248,7 @@ def test_no_validate_still_relearns_after_the_diagnosed_epochs(
     history = json.load(open(work / 'dr_history.json'))
     assert [r['epoch'] for r in history] == [2, 3]
     assert all(r['num_val_samples'] == 12 for r in history)
-    best, _ = printed_metrics(result.stdout)
+    best, _ = read_tested_metrics(result.stdout)
     assert best.endswith('epoch_4.pth')
     # The diagnoses are printed last, as a table: a row per diagnosis and
     # modality, with the values of dr_history.json.
@@ -297,11 +289,11 @@ def test_num_workers_0_alone_trains_and_data_root_reaches_every_loader(
                 'is dropped (PyTorch allows it only with workers)'
             ]
     assert osp.isfile(work / 'epoch_1.pth')
-    best, metrics = printed_metrics(out)
+    best, metrics = read_tested_metrics(out)
 
     # tools/test.py with --data-root alone gives the same test metrics.
     _, out = run_tool_main('test.py', [
         config, best, '--work-dir', tmp_path / 'test', '--data-root',
         mfeat_root, '--cfg-options', 'experiment_name=workers_test'
     ], monkeypatch, capsys)
-    assert printed_metrics(out)[1] == metrics
+    assert read_tested_metrics(out)[1] == metrics
