@@ -34,7 +34,10 @@ class BaseBalancer(BaseModule, metaclass=ABCMeta):
     (:meth:`before_optimizer_step`, run by
     :class:`mmdr.engine.optimizers.BalancedOptimWrapper`). It is a submodule
     of the recogniser, so any state it keeps as buffers is saved in
-    checkpoints and resumed. Prediction is never changed.
+    checkpoints and resumed. A method that also changes how the model
+    predicts (cosine-normalised logits, a weighted ensemble of uni-modal
+    heads) returns its class scores from :meth:`predict_scores`; every other
+    method leaves prediction to the fusion and the head.
 
     Subclasses declare what they need, and the recogniser checks it when it
     is built, before any training:
@@ -124,6 +127,23 @@ class BaseBalancer(BaseModule, metaclass=ABCMeta):
             dict[str, torch.Tensor]: The head's ``loss_cls`` and accuracies.
         """
         return model.cls_head.loss(model.fusion(feats), data_samples)
+
+    def predict_scores(
+            self, model: 'MultiModalRecognizer',
+            feats: Dict[str, torch.Tensor]) -> Optional[torch.Tensor]:
+        """The class scores the model predicts with, where the method
+        defines its own.
+
+        Args:
+            model (MultiModalRecognizer): The recogniser.
+            feats (dict[str, torch.Tensor]): (N, D_m) features per modality,
+                without gradients.
+
+        Returns:
+            torch.Tensor, optional: (N, num_classes) scores, or None (the
+            default): the head's scores on the fused feature.
+        """
+        return None
 
     def before_optimizer_step(self, model: 'MultiModalRecognizer') -> None:
         """Change the gradients after the backward pass, before the step.

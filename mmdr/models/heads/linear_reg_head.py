@@ -127,11 +127,25 @@ class LinearRegHead(BaseModule):
             data_samples (list[ActionDataSample]): Annotations.
 
         Returns:
+            list[ActionDataSample]: As :meth:`predict_by_feat`.
+        """
+        return self.predict_by_feat(self(feats), data_samples)
+
+    def predict_by_feat(self, scores: torch.Tensor,
+                        data_samples: List[BaseDataElement],
+                        **kwargs) -> List[BaseDataElement]:
+        """Store regressed scores in the samples (mmaction2's head API).
+
+        Args:
+            scores (torch.Tensor): Shape (N, 1).
+            data_samples (list[ActionDataSample]): Annotations.
+
+        Returns:
             list[ActionDataSample]: The same samples, with ``pred_scores``
             (the score, shape (1, )) and ``pred_labels`` (1 if the score is
             >= 0, else 0) set.
         """
-        scores = self(feats).detach()
+        scores = scores.detach()
         if len(data_samples) != len(scores):
             raise ValueError(f'LinearRegHead: {len(scores)} scores but '
                              f'{len(data_samples)} data samples')

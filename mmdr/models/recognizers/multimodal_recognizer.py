@@ -28,7 +28,8 @@ class MultiModalRecognizer(BaseModel):
     nothing outside this class needs to know its attributes.
 
     A ``balancer`` (see :mod:`mmdr.models.balancers`) replaces the training
-    loss with a balancing method's; prediction is unchanged. ``modalities``
+    loss with a balancing method's, and the class scores of prediction where
+    the method defines its own (:meth:`class_scores`). ``modalities``
     trains a subset of the configured encoders, e.g. each modality alone
     from the same config.
 
@@ -374,6 +375,24 @@ class MultiModalRecognizer(BaseModel):
             return self.balancer.loss(self, feats, data_samples)
         return self.cls_head.loss(self.fusion(feats), data_samples)
 
+    def class_scores(self, feats: Dict[str, torch.Tensor]) -> torch.Tensor:
+        """The class scores the model predicts with.
+
+        The head's scores on the fused feature, unless the balancer defines
+        its own (e.g. MMCosine's cosine logits).
+
+        Args:
+            feats (dict[str, torch.Tensor]): (N, D_m) features per modality.
+
+        Returns:
+            torch.Tensor: Shape (N, num_classes).
+        """
+        if self.balancer is not None:
+            scores = self.balancer.predict_scores(self, feats)
+            if scores is not None:
+                return scores
+        return self.cls_head(self.fusion(feats))
+
     def predict(self, inputs: Dict[str, torch.Tensor],
                 data_samples: List[BaseDataElement]) -> List[BaseDataElement]:
         """Predict class scores and labels.
@@ -386,8 +405,8 @@ class MultiModalRecognizer(BaseModel):
             list[ActionDataSample]: The samples with ``pred_scores`` and
             ``pred_labels`` set.
         """
-        fused = self.fusion(self.extract_feat(inputs))
-        return self.cls_head.predict(fused, data_samples)
+        scores = self.class_scores(self.extract_feat(inputs))
+        return self.cls_head.predict_by_feat(scores, data_samples)
 
     def _forward(self, inputs: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Class scores without post-processing.
@@ -398,4 +417,4 @@ class MultiModalRecognizer(BaseModel):
         Returns:
             torch.Tensor: Shape (N, num_classes).
         """
-        return self.cls_head(self.fusion(self.extract_feat(inputs)))
+        return self.class_scores(self.extract_feat(inputs))

@@ -14,6 +14,7 @@ from mmcv.cnn import ConvModule
 from pretrained_checkpoint import (backbone_items, channel_mean,
                                    write_mmaction_checkpoint)
 
+from mmdr.models.balancers import UnimodalAuxLoss
 from mmdr.models.recognizers import MultiModalRecognizer
 from mmdr.registry import MODELS
 from mmdr.utils import register_all_modules
@@ -450,3 +451,37 @@ def test_modalities_builds_and_trains_a_subset_of_the_encoders():
             match=r"model.modalities=\['text'\] must "
             r"name some of the configured encoders \['audio', "):
         build(modalities=['text'])
+
+
+@MODELS.register_module()
+class _SumOfSliceLogits(UnimodalAuxLoss):
+    """Predicts with the sum of the uni-modal heads' logits."""
+
+    def predict_scores(self, model, feats):
+        return sum(model.unimodal_logits(feats, 'unimodal_heads').values())
+
+
+def test_a_balancer_with_its_own_scores_changes_prediction():
+    """predict and tensor modes use the balancer's scores where it defines
+    them, and the head's on the fused feature where it does not."""
+    own = _build(
+        unimodal_head=dict(type='LinearClsHead'),
+        balancer=dict(type='_SumOfSliceLogits'))
+    plain = _build(
+        unimodal_head=dict(type='LinearClsHead'),
+        balancer=dict(type='UnimodalAuxLoss'))
+    plain.load_state_dict(own.state_dict())
+    for model in (own, plain):
+        model.eval()
+    data = own.data_preprocessor(_batch(seed=4), training=False)
+    with torch.no_grad():
+        feats = own.extract_feat(data['inputs'])
+        expected = sum(own.unimodal_logits(feats, 'unimodal_heads').values())
+        fused = own.cls_head(own.fusion(feats))
+        torch.testing.assert_close(own(**data, mode='tensor'), expected)
+        torch.testing.assert_close(plain(**data, mode='tensor'), fused)
+        preds = own(**copy.deepcopy(data), mode='predict')
+    assert not torch.allclose(expected, fused)
+    for i, sample in enumerate(preds):
+        torch.testing.assert_close(sample.pred_scores.item,
+                                   F.softmax(expected[i], dim=0))
