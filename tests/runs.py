@@ -10,6 +10,7 @@ import subprocess
 import sys
 from typing import Iterable, Optional, Tuple
 
+import torch
 from conftest import REPO
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -79,7 +80,10 @@ def run_tool_main(tool: str, args: Iterable, monkeypatch,
 
     In-process runs spare a second interpreter's start and imports (about
     3 s each); pass ``experiment_name=...`` in ``--cfg-options`` so that
-    each run gets loggers of its own.
+    each run gets loggers of its own. As for a script, the tool's folder is
+    first on ``sys.path`` and ``sys.argv`` is set before its module runs
+    (some tools read their arguments on import); the thread settings a tool
+    makes are undone afterwards.
 
     Args:
         tool (str): Path under ``tools/``, e.g. ``'train.py'``.
@@ -90,9 +94,19 @@ def run_tool_main(tool: str, args: Iterable, monkeypatch,
     Returns:
         tuple[int, str]: What ``main`` returned, and stdout plus stderr.
     """
-    main = runpy.run_path(osp.join(REPO, 'tools', tool))['main']
+    path = osp.join(REPO, 'tools', tool)
+    monkeypatch.syspath_prepend(osp.dirname(path))
     monkeypatch.setattr(sys, 'argv', [tool, *map(str, args)])
-    status = main()
+    for key in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        # Recorded now, restored at teardown, whatever the tool sets.
+        monkeypatch.setenv(key, os.environ.get(key, ''))
+        if not os.environ[key]:
+            monkeypatch.delenv(key)
+    threads = torch.get_num_threads()
+    try:
+        status = runpy.run_path(path)['main']()
+    finally:
+        torch.set_num_threads(threads)
     out = capsys.readouterr()
     return status, out.out + out.err
 

@@ -8,7 +8,6 @@ files and messages that close it (the lists, ``skipped.txt``, the JSON
 summary, the exit status).
 """
 import argparse
-import hashlib
 import os
 import os.path as osp
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
@@ -16,6 +15,7 @@ from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 from mmengine.fileio import dump
 
 from mmdr.utils.atomic_write import open_atomic
+from mmdr.utils.file_hash import sha256_file
 from .clip_jobs import (JPEG_QUALITY, MARKER_DIR, ClipJob, Settings, classify,
                         estimate_disk, prepare_clip, read_marker,
                         remove_outputs, settings_dict, worker_init)
@@ -27,12 +27,6 @@ INTERRUPTED = 130
 AUDIO_CHOICES = ('wav', 'fbank', 'both')
 
 # ------------------------------------------------------- summary outputs
-
-
-def sha256_file(path: str) -> str:
-    """Hex SHA-256 of a (small) file."""
-    with open(path, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def write_text(path: str, text: str) -> None:

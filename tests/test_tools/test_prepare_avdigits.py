@@ -1,5 +1,4 @@
 """tools/data/avdigits/prepare_avdigits.py on a tiny ``--per-class`` set."""
-import hashlib
 import json
 import os
 import os.path as osp
@@ -12,6 +11,8 @@ import numpy as np
 import pytest
 import soundfile
 from sklearn.datasets import load_digits
+
+from mmdr.utils.file_hash import sha256_file
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'data', 'avdigits', 'prepare_avdigits.py')
@@ -27,9 +28,7 @@ def _digests(folder):
     for root, _, names in os.walk(folder):
         for name in names:
             path = osp.join(root, name)
-            with open(path, 'rb') as f:
-                digests[osp.relpath(path, folder)] = hashlib.sha256(
-                    f.read()).hexdigest()
+            digests[osp.relpath(path, folder)] = sha256_file(path)
     return digests
 
 

@@ -5,7 +5,6 @@ files). One prepared tree is made through the command line with two
 workers (``prepared``); the other tests call the tool's ``main`` in this
 process with one worker, on small releases of their own, for speed.
 """
-import hashlib
 import json
 import os
 import os.path as osp
@@ -28,6 +27,7 @@ from mmdr.preparation.media import frames_at_1fps
 from mmdr.testing.av_clips import (cremad_seconds, truncate_file,
                                    write_authors_splits, write_cremad_release,
                                    write_garbage, write_media, write_wav16)
+from mmdr.utils.file_hash import sha256_file
 
 sys.path.insert(0, osp.join(REPO, 'tools', 'data', 'cremad'))
 import prepare_cremad as tool  # noqa: E402
@@ -35,11 +35,6 @@ import prepare_cremad as tool  # noqa: E402
 AUTHORS = ('train.csv', 'test.csv', 'my_train.csv', 'val.csv', 'stat.csv')
 SPEAKER = [f'mmdr_speaker_{r}.csv' for r in ('train', 'val', 'test')]
 CARVE = ['mmdr_carve_train.csv', 'mmdr_carve_val.csv']
-
-
-def _digest(path):
-    with open(path, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _tree(root, skip=('AudioWAV', 'VideoFlash', 'processedResults')):
@@ -50,7 +45,7 @@ def _tree(root, skip=('AudioWAV', 'VideoFlash', 'processedResults')):
         if rel.split(os.sep)[0] in skip:
             continue
         for name in names:
-            files[osp.join(rel, name)] = _digest(osp.join(folder, name))
+            files[osp.join(rel, name)] = sha256_file(osp.join(folder, name))
     return files
 
 
@@ -93,7 +88,7 @@ def prepared(release, tmp_path_factory):
     src, clips = release
     root = str(tmp_path_factory.mktemp('prepared') / 'cremad')
     shutil.copytree(src, root)
-    authors = {n: _digest(osp.join(root, n)) for n in AUTHORS}
+    authors = {n: sha256_file(osp.join(root, n)) for n in AUTHORS}
     result = prepare_cremad(root, '--audio', 'both', '--workers', '2')
     assert result.returncode == 0, result.stdout + result.stderr
     return root, clips, authors, result.stdout
@@ -180,7 +175,7 @@ def test_lists_and_authors_files(prepared):
     for label, n in Counter(label for _, label in rows[CARVE[1]]).items():
         assert abs(n - 4 * share[label] / len(train)) < 1
     # The authors' files are read, never written.
-    assert {n: _digest(osp.join(root, n)) for n in AUTHORS} == authors
+    assert {n: sha256_file(osp.join(root, n)) for n in AUTHORS} == authors
     with open(osp.join(root, 'stat.csv'), 'rb') as f:
         assert f.read(3) == b'\xef\xbb\xbf'  # theirs, BOM and all
     meta = json.load(open(osp.join(root, 'mmdr_cremad_prepare.json')))
@@ -189,7 +184,7 @@ def test_lists_and_authors_files(prepared):
         rows=len(train), not_prepared=[])
     for name in SPEAKER + CARVE:
         assert meta['lists'][name] == dict(
-            rows=len(rows[name]), sha256=_digest(osp.join(root, name)))
+            rows=len(rows[name]), sha256=sha256_file(osp.join(root, name)))
     assert meta['settings']['audio'] == 'both'
     assert re.search(r'mmdr_carve_val.csv +4 clips', out)
 
@@ -211,7 +206,7 @@ def test_bad_inputs_are_skipped(small, tmp_path, capsys):
         audio_codec='libmp3lame')
     os.remove(root / 'AudioWAV' / f'{clips[7]}.wav')
     os.remove(root / 'VideoFlash' / f'{clips[8]}.flv')
-    authors = {n: _digest(root / n) for n in AUTHORS}
+    authors = {n: sha256_file(root / n) for n in AUTHORS}
 
     status, out = _run(capsys, root)
     assert status == 0
@@ -242,7 +237,7 @@ def test_bad_inputs_are_skipped(small, tmp_path, capsys):
     listed = {c for c, _ in _rows(root / 'train.csv')}
     assert meta['authors_files']['train.csv']['not_prepared'] == sorted(listed
                                                                         & bad)
-    assert {n: _digest(root / n) for n in AUTHORS} == authors
+    assert {n: sha256_file(root / n) for n in AUTHORS} == authors
 
     status, out = _run(capsys, root, '--strict')
     assert status == 1

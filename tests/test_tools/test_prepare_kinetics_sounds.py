@@ -8,7 +8,6 @@ parallel path and the command line are tested on CREMA-D, which shares
 them).
 """
 import csv
-import hashlib
 import json
 import os
 import os.path as osp
@@ -27,17 +26,13 @@ from mmdr.datasets.kinetics_sounds_dataset import KINETICS_SOUNDS_CLASSES
 from mmdr.testing.av_clips import (KS_FPS, kinetics_name, truncate_file,
                                    write_garbage, write_kinetics_clips,
                                    write_media)
+from mmdr.utils.file_hash import sha256_file
 
 sys.path.insert(0, osp.join(REPO, 'tools', 'data', 'kinetics_sounds'))
 import prepare_kinetics_sounds as tool  # noqa: E402
 
 LISTS = ('mmdr_train.txt', 'mmdr_test.txt', 'mmdr_carve_train.txt',
          'mmdr_carve_val.txt')
-
-
-def _digest(path):
-    with open(path, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _rows(path):
@@ -136,7 +131,7 @@ def test_lists_and_skipped(ks):
         dict(clip=info['no_audio'], reason=_skipped(out)[info['no_audio']])
     ]
     for name in LISTS:
-        assert meta['lists'][name]['sha256'] == _digest(out / name)
+        assert meta['lists'][name]['sha256'] == sha256_file(out / name)
 
 
 def test_bad_clips_and_authors_list(ks, tmp_path, capsys):
@@ -167,7 +162,7 @@ def test_bad_clips_and_authors_list(ks, tmp_path, capsys):
     authors[1] = (authors[1][0], (authors[1][1] + 1) % 31)
     with open(base / 'out' / 'my_train.txt', 'w') as f:
         f.write(''.join(f'{n},10,{label}\n' for n, label in authors))
-    digest = _digest(base / 'out' / 'my_train.txt')
+    digest = sha256_file(base / 'out' / 'my_train.txt')
 
     status, out = _run(
         capsys, base, '--audio', 'both', annotations=('ann.csv', 'more.csv'))
@@ -199,7 +194,7 @@ def test_bad_clips_and_authors_list(ks, tmp_path, capsys):
     assert sorted(carved) == sorted(set(train) - {info['no_audio']})
     assert meta['authors_files']['my_train.txt']['not_prepared'] == \
         carve['left_out']
-    assert _digest(base / 'out' / 'my_train.txt') == digest
+    assert sha256_file(base / 'out' / 'my_train.txt') == digest
 
     status, out = _run(
         capsys,
@@ -215,7 +210,7 @@ def test_rerun_and_dry_run(ks, tmp_path, capsys):
     base = tmp_path
     shutil.copytree(ks[0], base, dirs_exist_ok=True)
     tree = {
-        osp.join(d, n): _digest(osp.join(d, n))
+        osp.join(d, n): sha256_file(osp.join(d, n))
         for d, _, names in os.walk(base / 'out')
         for n in names
     }
@@ -223,7 +218,7 @@ def test_rerun_and_dry_run(ks, tmp_path, capsys):
     assert status == 0
     assert 'Plan: 12 clips: 11 already done, 1 to prepare' in out
     assert tree == {
-        osp.join(d, n): _digest(osp.join(d, n))
+        osp.join(d, n): sha256_file(osp.join(d, n))
         for d, _, names in os.walk(base / 'out')
         for n in names
     }

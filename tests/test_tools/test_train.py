@@ -144,16 +144,18 @@ def test_interrupted_run_resumes_to_the_end(mfeat_root, tmp_path):
     assert any(k.startswith('cls_head.fc_cls') for k in state)
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(
     torch.cuda.is_available(), reason='the refusal is for CPU machines')
-def test_amp_without_a_gpu_is_refused_before_training(mfeat_root, tmp_path):
-    result = run_tool('train.py', CONFIG, '--amp', '--work-dir',
-                      tmp_path / 'work', '--cfg-options',
-                      *short_run_options(mfeat_root, 1))
-    assert result.returncode != 0
-    assert ('--amp trains in mixed precision on a GPU; this machine has no '
-            'CUDA device') in result.stderr
+def test_amp_without_a_gpu_is_refused_before_training(mfeat_root, tmp_path,
+                                                      monkeypatch, capsys):
+    with pytest.raises(
+            SystemExit,
+            match='--amp trains in mixed precision on a GPU; this machine '
+            'has no CUDA device'):
+        run_tool_main('train.py', [
+            CONFIG, '--amp', '--work-dir', tmp_path / 'work', '--cfg-options',
+            *short_run_options(mfeat_root, 1)
+        ], monkeypatch, capsys)
     assert not osp.exists(tmp_path / 'work')
 
 
@@ -217,15 +219,20 @@ def test_missing_modality_stops_before_training(mfeat_root, tmp_path):
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
 
 
-@pytest.mark.slow
-def test_wrong_feature_width_stops_before_training(mfeat_root, tmp_path):
-    result = run_tool('train.py', CONFIG, '--work-dir', tmp_path / 'work',
-                      '--cfg-options', *short_run_options(mfeat_root, 1),
-                      'model.encoders.fou.in_channels=75')
-    assert result.returncode != 0
-    assert ('train_dataloader.dataset (MultipleFeaturesDataset) has other '
-            'feature widths than the encoders expect (fou: 75 (model) vs 76 '
-            '(data)); set model.encoders.fou.in_channels=76') in result.stderr
+def test_wrong_feature_width_stops_before_training(mfeat_root, tmp_path,
+                                                   monkeypatch, capsys):
+    with pytest.raises(
+            ValueError,
+            match=re.escape(
+                'train_dataloader.dataset (MultipleFeaturesDataset) has other '
+                'feature widths than the encoders expect (fou: 75 (model) vs '
+                '76 (data)); set model.encoders.fou.in_channels=76')):
+        run_tool_main('train.py', [
+            CONFIG, '--work-dir', tmp_path / 'work', '--cfg-options',
+            *short_run_options(mfeat_root, 1),
+            'model.encoders.fou.in_channels=75',
+            'experiment_name=wrong_feature_width'
+        ], monkeypatch, capsys)
     assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
 
 

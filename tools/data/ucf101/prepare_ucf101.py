@@ -76,7 +76,6 @@ Examples:
 """
 import argparse
 import glob
-import hashlib
 import json
 import os
 import os.path as osp
@@ -88,6 +87,7 @@ from mmengine.fileio import dump
 from mmdr.preparation import rawframes as ex
 from mmdr.preparation.parallel import plan_line, run_parallel, warn_exit
 from mmdr.utils.atomic_write import write_text_atomic
+from mmdr.utils.file_hash import sha256_file
 
 if __name__ != '__mp_main__':
     # The extraction workers (spawned processes, which import this file as
@@ -202,12 +202,6 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def sha256_file(path: str) -> str:
-    """Hex SHA-256 of a (small) file."""
-    with open(path, 'rb') as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def read_json(path: str) -> Optional[Dict]:
