@@ -1,4 +1,5 @@
 from .base_balancer import BaseBalancer, gt_labels
+from .mmcosine import MMCosine, cosine_logits
 from .mmpareto import MMPareto
 from .ogm_ge import OGMGE, modulation_coefficients
 from .pmr import (PMR, prototype_coefficients, prototype_logits,
@@ -6,7 +7,7 @@ from .pmr import (PMR, prototype_coefficients, prototype_logits,
 from .unimodal_aux_loss import UnimodalAuxLoss
 
 __all__ = [
-    'BaseBalancer', 'gt_labels', 'MMPareto', 'OGMGE',
-    'modulation_coefficients', 'UnimodalAuxLoss', 'PMR',
+    'BaseBalancer', 'gt_labels', 'MMCosine', 'cosine_logits', 'MMPareto',
+    'OGMGE', 'modulation_coefficients', 'UnimodalAuxLoss', 'PMR',
     'prototype_coefficients', 'prototype_logits', 'update_prototypes'
 ]
