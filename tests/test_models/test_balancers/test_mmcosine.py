@@ -10,11 +10,10 @@ import os.path as osp
 import pytest
 import torch
 import torch.nn.functional as F
+from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
 from balancer_models import THREE_ENCODERS, batch, build
-from balancer_test_hooks import parameter_dump_config
-from conftest import REPO, data_root_cfg_options
+from conftest import REPO
 from mmengine.config import Config
-from runs import build_runner, train_tool
 
 from mmdr.engine.optimizers import BalancedOptimWrapper
 from mmdr.models.balancers import MMCosine, cosine_logits
@@ -201,22 +200,6 @@ def test_config_is_joint_training_plus_the_method_fragment():
     assert cfg.model == joint.model
 
 
-def _ddp_options(data_root, batch_size):
-    """Two SGD steps on the 20 training samples; the SmallCNNs without
-    BatchNorm (whose batch statistics would differ between one process's
-    whole batch and each rank's half), so 2 x 5 per step is the same
-    gradient as 10 in one process (up to rounding)."""
-    return [
-        *data_root_cfg_options(data_root),
-        'train_cfg.max_epochs=1',
-        f'train_dataloader.batch_size={batch_size}',
-        'optim_wrapper.optimizer.type=SGD',
-        'optim_wrapper.optimizer.lr=0.1',
-        'model.encoders.audio.backbone.norm_cfg=None',
-        'model.encoders.visual.backbone.norm_cfg=None',
-    ]
-
-
 @pytest.mark.slow
 def test_ranks_stay_identical_and_equal_one_process_under_ddp(
         avdigits_root, tmp_path):
@@ -225,20 +208,6 @@ def test_ranks_stay_identical_and_equal_one_process_under_ddp(
     is no parameter DDP waits for, both ranks end with the same
     parameters, and these equal one process that sees each step's 10
     samples at once."""
-    config = parameter_dump_config(
-        tmp_path, osp.join(REPO, 'configs/mmcosine_avdigits.py'))
-    two = tmp_path / 'two'
-    result = train_tool(
-        two, _ddp_options(avdigits_root, 5), nproc=2, config=config)
-    assert 'Distributed training: True' in result.stdout + result.stderr
-    ranks = [torch.load(two / f'rank{r}_parameters.pth') for r in (0, 1)]
-    assert ranks[0].keys() == ranks[1].keys()
-    for name, value in ranks[0].items():
-        assert torch.equal(value, ranks[1][name]), name
-
-    one = tmp_path / 'one'
-    build_runner(config, one, _ddp_options(avdigits_root, 10)).train()
-    single = torch.load(one / 'rank0_parameters.pth')
-    assert single.keys() == ranks[0].keys()
-    for name, value in single.items():
-        torch.testing.assert_close(ranks[0][name], value, msg=name)
+    two_ranks_equal_one_process(
+        osp.join(REPO, 'configs/mmcosine_avdigits.py'), tmp_path,
+        lambda size: whole_batch_options(avdigits_root, size))
