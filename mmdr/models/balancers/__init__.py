@@ -1,12 +1,15 @@
 from .base_balancer import BaseBalancer, gt_labels
+from .mmcosine import MMCosine, cosine_logits
 from .mmpareto import MMPareto
 from .ogm_ge import OGMGE, modulation_coefficients
+from .opm import OPM, drop_features, drop_probabilities
 from .pmr import (PMR, prototype_coefficients, prototype_logits,
                   update_prototypes)
 from .unimodal_aux_loss import UnimodalAuxLoss
 
 __all__ = [
-    'BaseBalancer', 'gt_labels', 'MMPareto', 'OGMGE',
-    'modulation_coefficients', 'UnimodalAuxLoss', 'PMR',
-    'prototype_coefficients', 'prototype_logits', 'update_prototypes'
+    'BaseBalancer', 'gt_labels', 'MMCosine', 'cosine_logits', 'MMPareto',
+    'OGMGE', 'modulation_coefficients', 'OPM', 'drop_features',
+    'drop_probabilities', 'UnimodalAuxLoss', 'PMR', 'prototype_coefficients',
+    'prototype_logits', 'update_prototypes'
 ]
