@@ -1,4 +1,5 @@
 from .base_balancer import BaseBalancer, gt_labels
+from .greedy import Greedy
 from .mmpareto import MMPareto
 from .ogm_ge import OGMGE, modulation_coefficients
 from .pmr import (PMR, prototype_coefficients, prototype_logits,
@@ -6,7 +7,7 @@ from .pmr import (PMR, prototype_coefficients, prototype_logits,
 from .unimodal_aux_loss import UnimodalAuxLoss
 
 __all__ = [
-    'BaseBalancer', 'gt_labels', 'MMPareto', 'OGMGE',
+    'BaseBalancer', 'gt_labels', 'Greedy', 'MMPareto', 'OGMGE',
     'modulation_coefficients', 'UnimodalAuxLoss', 'PMR',
     'prototype_coefficients', 'prototype_logits', 'update_prototypes'
 ]
