@@ -6,6 +6,7 @@ model = dict(
     unimodal_head=dict(type='LinearClsHead', topk=(1, )),
     balancer=dict(
         type='Greedy',
+        variant='guided',
         epsilon=0.01,
         window_size=5,
         starting_epoch=2,

@@ -70,15 +70,26 @@ class Greedy(BaseBalancer):
     speeds come from gradients already averaged by DDP, so every rank takes
     the same steps.
 
+    ``variant='random'`` is the authors' other algorithm
+    (``Bias_Mitigation_Random``, ``configs/training_random.gin``): from
+    ``starting_epoch`` on, every step is drawn uniformly among a normal
+    step and a re-balancing step of either modality, without speeds or
+    windows. The draw comes from a generator seeded by the run's seed and
+    the iteration (the authors use Python's ``random``), so every rank and
+    a resumed run draw alike.
+
     Args:
+        variant (str): ``'guided'`` (re-balancing chosen by the learning
+            speeds, the authors' ``training_guided.gin``) or ``'random'``.
+            Defaults to ``'guided'``.
         epsilon (float): Smallest difference of the log speeds that starts
-            re-balancing (the authors' ``training_guided.gin``: 0.01;
+            re-balancing, in the guided variant (the authors' ``training_guided.gin``: 0.01;
             BalanceBenchmark: 0.001). Defaults to 0.01.
-        window_size (int): Re-balancing steps per window (both codes: 5).
-            Defaults to 5.
+        window_size (int): Re-balancing steps per window, in the guided
+            variant (both codes: 5). Defaults to 5.
         starting_epoch (int): The first epoch (counted from 1) that may
-            re-balance; the speeds are accumulated from the first step
-            (the authors' ``starting_epoch=2``). Defaults to 2.
+            re-balance; the guided variant accumulates the speeds from the
+            first step (the authors' ``starting_epoch=2``). Defaults to 2.
         reduction (float): The connection's reduction ratio (the authors'
             ``MMTM(..., 4)``). Defaults to 4.
         init_cfg (dict, optional): Initialisation config.
@@ -87,13 +98,19 @@ class Greedy(BaseBalancer):
     unimodal_logits_from = 'unimodal_heads'
     modulates_gradients = True
 
+    variants = ('guided', 'random')
+
     def __init__(self,
+                 variant: str = 'guided',
                  epsilon: float = 0.01,
                  window_size: int = 5,
                  starting_epoch: int = 2,
                  reduction: float = 4,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if variant not in self.variants:
+            raise ValueError(f'Greedy: variant={variant!r} is not one of '
+                             f'{self.variants}')
         if not epsilon >= 0:
             raise ValueError(f'Greedy: epsilon={epsilon} must not be negative')
         if not (isinstance(window_size, int) and window_size >= 1):
@@ -104,10 +121,13 @@ class Greedy(BaseBalancer):
                 f'Greedy: starting_epoch={starting_epoch!r} must be an int')
         if not reduction > 0:
             raise ValueError(f'Greedy: reduction={reduction} must be positive')
+        self.variant = variant
         self.epsilon = float(epsilon)
         self.window_size = window_size
         self.starting_epoch = starting_epoch
         self.reduction = reduction
+        # The run's seed: the Runner seeds torch before it builds the model.
+        self.draw_seed = torch.initial_seed() % (2**31)
         # Built by check_model(), which first sees the encoders' widths.
         self.connection: Optional[MMTMConnection] = None
         # Accumulated squared-norm ratios per modality (the authors'
@@ -264,7 +284,12 @@ class Greedy(BaseBalancer):
             if param.grad is None:
                 param.grad = torch.zeros_like(param)
         state = self.state
-        if self.current_epoch() < self.starting_epoch:
+        unlocked = self.current_epoch() >= self.starting_epoch
+        if self.variant == 'random':
+            self._set_state(self._draw_state(
+            ) if unlocked else RebalancingState(False, 0, 0))
+            return
+        if not unlocked:
             self._measure_speeds(model)
             self._set_state(RebalancingState(False, 0, state.step))
             return
@@ -273,7 +298,16 @@ class Greedy(BaseBalancer):
             next_rebalancing_state(state, difference, self.epsilon,
                                    self.window_size))
 
+    def _draw_state(self) -> RebalancingState:
+        """The authors' ``random.choice([0, 1, 2])``: a normal step, or a
+        re-balancing step fixing modality 1's or modality 0's gate."""
+        generator = torch.Generator()
+        generator.manual_seed(self.draw_seed * 1_000_003 + self.current_iter())
+        choice = int(torch.randint(3, (1, ), generator=generator))
+        return RebalancingState(choice != 0, 1 if choice == 1 else 0, 0)
+
     def extra_repr(self) -> str:
-        return (f'epsilon={self.epsilon}, window_size={self.window_size}, '
-                f'starting_epoch={self.starting_epoch}, '
-                f'reduction={self.reduction}')
+        return (
+            f'variant={self.variant!r}, epsilon={self.epsilon}, window_size={self.window_size}, '
+            f'starting_epoch={self.starting_epoch}, '
+            f'reduction={self.reduction}')

@@ -367,6 +367,39 @@ def test_starting_epoch_delays_rebalancing_not_the_measurement(epoch):
     assert (model.balancer.main_speed > first_epoch_speeds).all()
 
 
+def test_the_random_variant_draws_every_step_from_seed_and_iteration(
+        epoch, monkeypatch):
+    """Uniform among a normal step and a re-balancing step of either
+    modality, from the run's seed and the iteration alone; nothing is
+    drawn before starting_epoch and no speed is measured."""
+    iteration = iter(range(1000))
+    monkeypatch.setattr(Greedy, 'current_iter',
+                        staticmethod(lambda: next(iteration)))
+
+    def draws(seed):
+        balancer = build(
+            seed=seed,
+            unimodal_head=UNIMODAL_HEAD,
+            balancer=dict(type='Greedy', variant='random')).balancer
+        return [tuple(balancer._draw_state()) for _ in range(60)]
+
+    first = draws(seed=0)
+    assert set(first) == {(False, 0, 0), (True, 0, 0), (True, 1, 0)}
+    iteration = iter(range(1000))
+    assert draws(seed=0) == first
+    assert draws(seed=1) != first
+    iteration = iter(range(1000))
+    model = _greedy(variant='random', epsilon=0.0, starting_epoch=2)
+    assert _modes(model, 3) == [False] * 3
+    assert not model.balancer.main_speed.any()  # never measured
+    epoch(2)
+    iteration = iter(range(3, 1000))
+    wrapper = BalancedOptimWrapper(
+        optimizer=torch.optim.Adam(model.parameters(), lr=0.01))
+    model.train_step(batch(seed=0), wrapper)  # draws at iteration 3
+    assert tuple(model.balancer.state) == first[3]
+
+
 @pytest.mark.parametrize('reduction, hidden', [(4, 8), (2, 16), (0.5, 64)])
 def test_reduction_sets_the_connections_width(reduction, hidden):
     """int(2 * (7 + 9) / reduction) hidden units (the encoders' widths)."""
@@ -397,6 +430,7 @@ def test_models_it_cannot_train_are_refused_at_build():
 
 
 @pytest.mark.parametrize('kwargs, message', [
+    (dict(variant='greedy'), "variant='greedy' is not one of"),
     (dict(epsilon=-0.1), 'epsilon=-0.1 must not be negative'),
     (dict(window_size=0), 'window_size=0 must be an int >= 1'),
     (dict(starting_epoch=1.5), 'starting_epoch=1.5 must be an int'),
