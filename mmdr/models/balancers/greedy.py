@@ -66,6 +66,10 @@ class Greedy(BaseBalancer):
       ``cls_head``) keep no gradient, so under DDP the config must set
       ``find_unused_parameters=True`` (the method's fragment does).
 
+    BalanceBenchmark trains its concatenation head on the fused loss
+    instead, with four connections and no ``starting_epoch``; this follows
+    the authors (uni-modal heads, their loss and prediction).
+
     Under DDP the batch means of the gates are averaged over the ranks; the
     speeds come from gradients already averaged by DDP, so every rank takes
     the same steps.
@@ -83,8 +87,9 @@ class Greedy(BaseBalancer):
             speeds, the authors' ``training_guided.gin``) or ``'random'``.
             Defaults to ``'guided'``.
         epsilon (float): Smallest difference of the log speeds that starts
-            re-balancing, in the guided variant (the authors' ``training_guided.gin``: 0.01;
-            BalanceBenchmark: 0.001). Defaults to 0.01.
+            re-balancing, in the guided variant (the authors'
+            ``training_guided.gin``: 0.01; BalanceBenchmark: 0.001).
+            Defaults to 0.01.
         window_size (int): Re-balancing steps per window, in the guided
             variant (both codes: 5). Defaults to 5.
         starting_epoch (int): The first epoch (counted from 1) that may
@@ -97,7 +102,6 @@ class Greedy(BaseBalancer):
     max_modalities = 2
     unimodal_logits_from = 'unimodal_heads'
     modulates_gradients = True
-
     variants = ('guided', 'random')
 
     def __init__(self,
@@ -307,7 +311,7 @@ class Greedy(BaseBalancer):
         return RebalancingState(choice != 0, 1 if choice == 1 else 0, 0)
 
     def extra_repr(self) -> str:
-        return (
-            f'variant={self.variant!r}, epsilon={self.epsilon}, window_size={self.window_size}, '
-            f'starting_epoch={self.starting_epoch}, '
-            f'reduction={self.reduction}')
+        return (f'variant={self.variant!r}, epsilon={self.epsilon}, '
+                f'window_size={self.window_size}, '
+                f'starting_epoch={self.starting_epoch}, '
+                f'reduction={self.reduction}')
