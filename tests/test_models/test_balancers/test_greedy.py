@@ -230,11 +230,15 @@ class AuthorsCallback:
                 self.curation_mode = False
 
 
-def _authors_loop(model, batches, lr, window_size, epsilon=0.01):
+def _adam(params):
+    return torch.optim.Adam(params, lr=0.01)
+
+
+def _authors_loop(model, batches, optimizer, window_size, epsilon=0.01):
     """The authors' Model_.train_loop with their blend_loss, on a copy:
     the parameters after the steps and whether each step re-balanced."""
     net = AuthorsModel(model)
-    optimizer = torch.optim.Adam(net.parameters(), lr=lr)
+    optimizer = optimizer(net.parameters())
     callback = AuthorsCallback(net, epsilon, window_size)
     modes = []
     for i, data in enumerate(batches):
@@ -253,9 +257,8 @@ def _authors_loop(model, batches, lr, window_size, epsilon=0.01):
     return net, modes, callback
 
 
-def _mmdr_steps(model, batches, lr):
-    wrapper = BalancedOptimWrapper(
-        optimizer=torch.optim.Adam(model.parameters(), lr=lr))
+def _mmdr_steps(model, batches, optimizer=_adam):
+    wrapper = BalancedOptimWrapper(optimizer=optimizer(model.parameters()))
     modes = []
     for i, data in enumerate(batches):
         torch.manual_seed(100 + i)
@@ -264,15 +267,22 @@ def _mmdr_steps(model, batches, lr):
     return modes
 
 
-def test_training_steps_equal_the_authors_loop(epoch):
-    """Ten Adam steps with windows of 2: the same re-balancing steps and
+@pytest.mark.parametrize(
+    'optimizer', [
+        lambda params: torch.optim.Adam(params, lr=0.05), lambda params: torch.
+        optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=1e-3)
+    ],
+    ids=['adam', 'sgd-momentum'])
+def test_training_steps_equal_the_authors_loop(optimizer, epoch):
+    """Ten steps with windows of 2: the same re-balancing steps and
     bit-identical parameters and running means as the authors' loop; their
     zeroed gradients move the unused excitation layer through Adam's
-    moments, and so does mmdr's zero gradient."""
+    moments or SGD's momentum and weight decay, and so does mmdr's zero
+    gradient."""
     model = _greedy(window_size=2)
     batches = [batch(seed=s) for s in range(10)]
-    net, expected_modes, callback = _authors_loop(model, batches, 0.05, 2)
-    modes = _mmdr_steps(model, batches, 0.05)
+    net, expected_modes, callback = _authors_loop(model, batches, optimizer, 2)
+    modes = _mmdr_steps(model, batches, optimizer)
     assert modes == expected_modes
     assert modes.count(True) >= 4  # windows of both lengths ran
     pairs = {
@@ -309,7 +319,7 @@ def test_prediction_gates_from_the_batch_and_averages_the_heads(epoch):
     leaves the running means alone and scores with the mean of the two
     heads' logits."""
     model = _greedy()
-    _mmdr_steps(model, [batch(seed=0)], 0.01)
+    _mmdr_steps(model, [batch(seed=0)])
     model.balancer._set_state(RebalancingState(True, 1, 0))
     averages = copy.deepcopy(model.balancer.connection.state_dict())
     model.eval()
@@ -326,7 +336,7 @@ def test_prediction_gates_from_the_batch_and_averages_the_heads(epoch):
 
 
 def _modes(model, steps=9):
-    return _mmdr_steps(model, [batch(seed=s) for s in range(steps)], 0.01)
+    return _mmdr_steps(model, [batch(seed=s) for s in range(steps)])
 
 
 @pytest.mark.parametrize('window_size, pattern', [(2, 'ottottott'),
@@ -344,8 +354,7 @@ def test_epsilon_is_the_threshold_and_the_sign_picks_the_fixed_gate(epoch):
     assert float(model.balancer.speed_difference) != 0  # measured, too small
     for threshold in (0.0, 0.01):
         model = _greedy(epsilon=threshold, window_size=1)
-        wrapper = BalancedOptimWrapper(
-            optimizer=torch.optim.Adam(model.parameters(), lr=0.01))
+        wrapper = BalancedOptimWrapper(optimizer=_adam(model.parameters()))
         model.train_step(batch(seed=0), wrapper)
         difference = float(model.balancer.speed_difference)
         assert abs(difference) > threshold
@@ -394,8 +403,7 @@ def test_the_random_variant_draws_every_step_from_seed_and_iteration(
     assert not model.balancer.main_speed.any()  # never measured
     epoch(2)
     iteration = iter(range(3, 1000))
-    wrapper = BalancedOptimWrapper(
-        optimizer=torch.optim.Adam(model.parameters(), lr=0.01))
+    wrapper = BalancedOptimWrapper(optimizer=_adam(model.parameters()))
     model.train_step(batch(seed=0), wrapper)  # draws at iteration 3
     assert tuple(model.balancer.state) == first[3]
 
