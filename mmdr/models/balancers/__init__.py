@@ -1,4 +1,5 @@
 from .base_balancer import BaseBalancer, gt_labels
+from .greedy import Greedy
 from .mmcosine import MMCosine, cosine_logits
 from .mmpareto import MMPareto
 from .ogm_ge import OGMGE, modulation_coefficients
@@ -11,5 +12,5 @@ __all__ = [
     'BaseBalancer', 'gt_labels', 'MMCosine', 'cosine_logits', 'MMPareto',
     'OGMGE', 'modulation_coefficients', 'OPM', 'drop_features',
     'drop_probabilities', 'UnimodalAuxLoss', 'PMR', 'prototype_coefficients',
-    'prototype_logits', 'update_prototypes'
+    'prototype_logits', 'update_prototypes', 'Greedy'
 ]
