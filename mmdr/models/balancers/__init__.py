@@ -1,3 +1,4 @@
+from .agm import AGM
 from .base_balancer import BaseBalancer, gt_labels
 from .mmpareto import MMPareto
 from .ogm_ge import OGMGE, modulation_coefficients
@@ -6,7 +7,7 @@ from .pmr import (PMR, prototype_coefficients, prototype_logits,
 from .unimodal_aux_loss import UnimodalAuxLoss
 
 __all__ = [
-    'BaseBalancer', 'gt_labels', 'MMPareto', 'OGMGE',
+    'AGM', 'BaseBalancer', 'gt_labels', 'MMPareto', 'OGMGE',
     'modulation_coefficients', 'UnimodalAuxLoss', 'PMR',
     'prototype_coefficients', 'prototype_logits', 'update_prototypes'
 ]
