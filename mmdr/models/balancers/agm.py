@@ -163,14 +163,30 @@ class AGM(BaseBalancer):
     Modulation is active in the epochs ``begin_epoch`` to ``end_epoch``
     (inclusive, counted from 1 as the code's epochs are); outside them the
     step is plain joint training, while the scores and their average still
-    follow every batch. Where the authors' code leaves modulation, its hooks
-    keep the last coefficients (the branch its comment calls "normal"); we
-    follow that comment.
+    follow every batch. After ``modulation_ends`` the authors' hooks keep
+    the last coefficients in a branch their comment calls "normal"
+    training; we follow the comment.
+
+    The encoders hand their training-pass inputs to the balancer through
+    forward pre-hooks registered when the model is built, since
+    :meth:`loss` receives features only; each encoder then runs twice more
+    in eval mode, on its input and on zeros, and the coalitions share these
+    outputs (the values and gradients of the authors' separate passes; the
+    all-padded pass, which no loss uses, is left out). The scores floor the
+    true-class probability at 1e-8 as the two-modality scripts do (UR-Funny
+    has no floor).
 
     The running averages and their count are buffers: checkpoints resume
     them. Under DDP the scores (sums and counts) are summed over the ranks
     before use, so the coefficients and averages are the whole batch's, as
     the authors' DataParallel computes them, and equal on every rank.
+
+    BalanceMM's ``AGMTrainer`` differs from the authors' code: its padded
+    passes run without gradients and it scales the encoders' non-bias
+    gradients after the backward pass, its ratio has the opposite sign
+    (``exp(n / (n - 1) * (s_i - mean))``), its Shapley sum leaves out the
+    empty coalition's term, and it caps at 7 and clips at 5; we follow the
+    authors.
 
     Paper: Li, Li, Hu, Lei, Li, Zhou, "Boosting Multi-modal Model
     Performance with Adaptive Gradient Modulation", ICCV 2023. Code:
@@ -269,7 +285,8 @@ class AGM(BaseBalancer):
 
         Returns:
             dict[str, torch.Tensor]: ``loss_cls``, accuracies, and the
-            logged scores and coefficients per modality.
+            logged scores and coefficients per modality (the coefficients
+            as computed; applied only in the modulated epochs).
         """
         self.check_step_owner()
         inputs, self._inputs = self._inputs, {}
