@@ -1,3 +1,4 @@
+from .agm import AGM
 from .base_balancer import BaseBalancer, gt_labels
 from .greedy import Greedy
 from .mmcosine import MMCosine, cosine_logits
@@ -12,5 +13,5 @@ __all__ = [
     'BaseBalancer', 'gt_labels', 'MMCosine', 'cosine_logits', 'MMPareto',
     'OGMGE', 'modulation_coefficients', 'OPM', 'drop_features',
     'drop_probabilities', 'UnimodalAuxLoss', 'PMR', 'prototype_coefficients',
-    'prototype_logits', 'update_prototypes', 'Greedy'
+    'prototype_logits', 'update_prototypes', 'Greedy', 'AGM'
 ]
