@@ -169,6 +169,13 @@ class ReconBoost(BaseBalancer):
       the same; the other encoders' BatchNorm statistics are updated once
       per step here.
 
+    BalanceMM's ``ReconBoostTrainer`` differs from the authors: one
+    optimiser throughout (its state carried across phases), all modalities
+    in every epoch (1 boosting and 1 rectification epoch each, its
+    ``T_epochs``), ``boost_rate`` starting at 0.01 and the reconcilement
+    term from its second epoch; here the authors' loop is followed, with
+    its stage lengths as arguments.
+
     Under DDP the method needs ``find_unused_parameters=True`` (the config
     fragment sets ``model_wrapper_cfg``): a phase leaves parameters unused,
     and DDP then keeps their gradients None, as in one process. Its losses
