@@ -7,11 +7,12 @@ from .ogm_ge import OGMGE, modulation_coefficients
 from .opm import OPM, drop_features, drop_probabilities
 from .pmr import (PMR, prototype_coefficients, prototype_logits,
                   update_prototypes)
+from .reconboost import ReconBoost
 from .unimodal_aux_loss import UnimodalAuxLoss
 
 __all__ = [
     'BaseBalancer', 'gt_labels', 'MMCosine', 'cosine_logits', 'MMPareto',
     'OGMGE', 'modulation_coefficients', 'OPM', 'drop_features',
     'drop_probabilities', 'UnimodalAuxLoss', 'PMR', 'prototype_coefficients',
-    'prototype_logits', 'update_prototypes', 'Greedy', 'AGM'
+    'prototype_logits', 'update_prototypes', 'Greedy', 'AGM', 'ReconBoost'
 ]
