@@ -39,29 +39,6 @@ def cosine_logits(feats: Dict[str, torch.Tensor], weights: Dict[str,
     }
 
 
-def fused_head_weight_slices(
-        model: 'MultiModalRecognizer') -> Dict[str, torch.Tensor]:
-    """Each modality's slice of the concatenation head's weight.
-
-    The recogniser has checked at build that the head is linear on
-    concatenated features (``check_fused_head_slices``), whose columns
-    follow the modality order.
-
-    Args:
-        model (MultiModalRecognizer): The recogniser.
-
-    Returns:
-        dict[str, torch.Tensor]: Modality to (num_classes, D_m) weights.
-    """
-    weight = model.cls_head.fc_cls.weight
-    slices, start = {}, 0
-    for m in model.modalities:
-        width = model.fusion.in_dims[m]
-        slices[m] = weight[:, start:start + width]
-        start += width
-    return slices
-
-
 @MODELS.register_module()
 class MMCosine(BaseBalancer):
     """Multi-modal cosine loss: cosine-normalised uni-modal logits.
@@ -120,8 +97,7 @@ class MMCosine(BaseBalancer):
             torch.Tensor: (N, num_classes) scores, float32 (as the head's,
             under autocast too).
         """
-        logits = cosine_logits(feats, fused_head_weight_slices(model),
-                               self.scaling)
+        logits = cosine_logits(feats, model.fused_head_slices(), self.scaling)
         return sum(logits.values()).float()
 
     def loss(self, model: 'MultiModalRecognizer', feats: Dict[str,

@@ -109,6 +109,13 @@ class MultiModalRecognizer(BaseModel):
 
         self.unimodal_heads = None
         if unimodal_head is not None:
+            if (getattr(self.cls_head, 'num_classes', None) is None
+                    and 'num_classes' not in unimodal_head):
+                raise ValueError(
+                    'model.unimodal_head takes num_classes from '
+                    f'model.cls_head, but {type(self.cls_head).__name__} has '
+                    'none (a regression head); the methods with uni-modal '
+                    'heads classify')
             self.unimodal_heads = ModuleDict({
                 m:
                 MODELS.build({
@@ -301,6 +308,22 @@ class MultiModalRecognizer(BaseModel):
                 f'model has {type(self.fusion).__name__} and '
                 f'{type(self.cls_head).__name__}')
 
+    def fused_head_slices(self) -> Dict[str, torch.Tensor]:
+        """Each modality's slice of the concatenation head's weight.
+
+        Returns:
+            dict[str, torch.Tensor]: Modality to (num_classes, D_m) weights,
+            in the modality order of the concatenation.
+        """
+        self.check_fused_head_slices('fused_head_slices')
+        weight = self.cls_head.fc_cls.weight
+        slices, start = {}, 0
+        for m in self.modalities:
+            width = self.fusion.in_dims[m]
+            slices[m] = weight[:, start:start + width]
+            start += width
+        return slices
+
     def unimodal_logits(self, feats: Dict[str, torch.Tensor],
                         source: str) -> Dict[str, torch.Tensor]:
         """Class scores of every modality alone.
@@ -323,17 +346,10 @@ class MultiModalRecognizer(BaseModel):
         if source != 'fused_head':
             raise ValueError(f'unknown source of uni-modal logits {source!r}; '
                              "use 'unimodal_heads' or 'fused_head'")
-        self.check_fused_head_slices('unimodal_logits')
         fc = self.cls_head.fc_cls
+        slices = self.fused_head_slices()
         bias = fc.bias / len(self.modalities) if fc.bias is not None else 0
-        logits, start = {}, 0
-        for m in self.modalities:
-            width = self.fusion.in_dims[m]
-            if m in feats:
-                weight = fc.weight[:, start:start + width]
-                logits[m] = feats[m] @ weight.t() + bias
-            start += width
-        return logits
+        return {m: feats[m] @ slices[m].t() + bias for m in feats}
 
     def forward(self,
                 inputs: Dict[str, torch.Tensor],

@@ -414,6 +414,20 @@ def test_head_slices_add_up_to_the_fused_logits():
     fc = model.cls_head.fc_cls
     torch.testing.assert_close(
         slices['visual'], feats['visual'] @ fc.weight[:, 7:].t() + fc.bias / 2)
+    weights = model.fused_head_slices()
+    assert torch.equal(
+        torch.cat([weights['audio'], weights['visual']], 1), fc.weight)
+    assert weights['audio'].shape == (4, 7)
+
+
+def test_uni_modal_heads_on_a_regression_head_are_refused():
+    with pytest.raises(
+            ValueError,
+            match='model.unimodal_head takes num_classes from '
+            'model.cls_head, but LinearRegHead has none'):
+        _build(
+            cls_head=dict(type='LinearRegHead'),
+            unimodal_head=dict(type='LinearClsHead'))
 
 
 def test_unimodal_heads_classify_each_encoder_alone():
