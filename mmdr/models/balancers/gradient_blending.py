@@ -199,10 +199,14 @@ class GradientBlending(BaseBalancer):
       the held-out part (``L^V``) before and after, in eval mode;
     - :func:`blending_weights`: ``|G| / O^2``, normalised.
 
-    The held-out part is carved from the training set, as the paper holds
-    out part of its training data (the validation split selects the
-    checkpoints; the test split is never read): the run's training loader
-    must read its other part with :class:`HeldOutSampler`
+    The held-out set (the paper's ``V``, which the models are not trained
+    on) is carved from the training set, as the public re-implementations
+    tsai (``V_pct``) and MultiBench (``v_rate``) carve it. BalanceMM
+    estimates on its evaluation loader, which is its test split; here the
+    test split is never read, and the validation split is not used either:
+    it selects the checkpoints, and weights fitted to it would make that
+    selection optimistic. The run's training loader must read the other
+    part with :class:`HeldOutSampler`
     (``train_dataloader.sampler=dict(type='HeldOutSampler', ...)``, in the
     method's config fragment), so that no held-out sample is trained on;
     training is refused otherwise.
@@ -334,6 +338,8 @@ class GradientBlending(BaseBalancer):
                 'GradientBlending estimates its weights every interval '
                 f'epochs; train_cfg builds a {type(runner.train_loop).__name__}'
                 ". Use train_cfg=dict(type='EpochBasedTrainLoop', ...).")
+        # Every epoch, a resumed run too: no held-out sample is trained on.
+        self._check_sampler(runner.train_dataloader.sampler)
         epoch = runner.epoch + 1
         if epoch not in self.estimate_epochs(runner.max_epochs):
             return
@@ -361,11 +367,8 @@ class GradientBlending(BaseBalancer):
             f'out: {weights}')
 
     @staticmethod
-    def _build_loaders(runner) -> Dict[str, object]:
-        """The estimate's loaders of the two parts of the training data,
-        with the training loader's settings, each with its own generator."""
-        from mmengine.runner import Runner
-        sampler = runner.train_dataloader.sampler
+    def _check_sampler(sampler) -> None:
+        """Raise unless the training loader reads the training part."""
         if not isinstance(sampler, HeldOutSampler) or sampler.part != 'train':
             raise TypeError(
                 'GradientBlending estimates its weights on samples held out '
@@ -374,6 +377,13 @@ class GradientBlending(BaseBalancer):
                 'heldout_fraction=0.1) (configs/_base_/methods/'
                 f'gradient_blending.py); the run\'s sampler is '
                 f'{type(sampler).__name__}')
+
+    @staticmethod
+    def _build_loaders(runner) -> Dict[str, object]:
+        """The estimate's loaders of the two parts of the training data,
+        with the training loader's settings, each with its own generator."""
+        from mmengine.runner import Runner
+        sampler = runner.train_dataloader.sampler
         base = copy.deepcopy(dict(runner.cfg.train_dataloader))
         for key in ('sampler', 'batch_sampler', 'dataset', 'generator',
                     'worker_init_fn'):
@@ -478,8 +488,9 @@ class GradientBlending(BaseBalancer):
         optimizer.zero_grad(set_to_none=True)
         world_size = get_world_size()
         for copy_epoch in range(epochs):
-            # A new order each epoch, the same in every run.
-            seed_epoch_loader(loader, epoch_seed(seed, epoch), copy_epoch)
+            # A new order each copy epoch of each estimate, the same for
+            # every head and in every run.
+            seed_epoch_loader(loader, seed, epoch_seed(epoch, copy_epoch))
             for batch in loader:
                 data = model.data_preprocessor(batch, training=True)
                 feats = {
@@ -513,7 +524,7 @@ class GradientBlending(BaseBalancer):
         Returns:
             torch.Tensor: (2, len(heads)): ``L^T`` and ``L^V``.
         """
-        modalities = model.modalities if FUSED in heads else [h for h in heads]
+        modalities = model.modalities if FUSED in heads else list(heads)
         was_training = model.training
         model.eval()
         try:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from balancer_models import THREE_ENCODERS, batch, build
 from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
+from dr_test_hooks import Interrupt, InterruptHook
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.hooks import Hook
@@ -388,6 +389,36 @@ def test_config_is_joint_training_plus_the_method_fragment():
         split_seed=0)
 
 
+@pytest.mark.slow
+def test_a_run_resumed_before_a_re_estimate_is_bit_identical(
+        avdigits_root, tmp_path):
+    """interval=2: estimates before epochs 1 and 3. A run interrupted
+    during epoch 3 resumes from epoch_2.pth and estimates epoch 3's weights
+    again; it ends bit-identical to the uninterrupted run (the estimate
+    draws nothing from the training stream and depends on nothing that the
+    checkpoint lacks)."""
+    options = [
+        *data_root_cfg_options(avdigits_root), 'train_cfg.max_epochs=4',
+        'model.balancer.interval=2'
+    ]
+    build_runner(CONFIG, tmp_path / 'straight', options).train()
+    work = tmp_path / 'interrupted'
+    for resume in (False, True):
+        runner = build_runner(CONFIG, work, [*options, f'resume={resume}'])
+        if not resume:
+            runner.register_hook(InterruptHook(3, 'mid_epoch'))
+            with pytest.raises(Interrupt):
+                runner.train()
+        else:
+            runner.train()
+    want = torch.load(tmp_path / 'straight' / 'epoch_4.pth')['state_dict']
+    got = torch.load(work / 'epoch_4.pth')['state_dict']
+    assert int(got['balancer.estimate_epoch']) == 3
+    assert want.keys() == got.keys()
+    for key, value in want.items():
+        assert torch.equal(got[key], value), key
+
+
 # ----------------------------------------------------------------------
 # DDP
 # ----------------------------------------------------------------------
@@ -396,7 +427,9 @@ def test_ranks_blend_with_the_same_weights_under_ddp(avdigits_root, tmp_path):
     """2 processes through tools/train.py: each rank trains the copies on
     its share (gradients averaged) and evaluates its share of both parts;
     the loss sums are summed over the ranks, so both ranks estimate the
-    same weights and end with the same parameters and buffers."""
+    same weights and end with the same parameters and buffers. (Without
+    that sum the ranks' weights differ; DDP's averaged gradients still
+    keep the parameters alike, so the buffers show it.)"""
     config = parameter_dump_config(tmp_path, CONFIG)
     work = tmp_path / 'work'
     result = train_tool(
