@@ -2,13 +2,15 @@
 estimation written out here (each head's model trained alone, its training
 and held-out losses before and after, |G| / O^2 normalised), on batches and
 through the Runner on AV-Digits; one training step against the weighted loss;
-the held-out carve; the arguments; the errors; identical ranks under DDP."""
+the held-out carve; the arguments; the errors; a run resumed across a
+re-estimate; identical ranks under DDP, equal to one process."""
 import copy
 import os.path as osp
 
 import pytest
 import torch
 import torch.nn.functional as F
+from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
 from balancer_models import THREE_ENCODERS, batch, build
 from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
@@ -445,3 +447,17 @@ def test_ranks_blend_with_the_same_weights_under_ddp(avdigits_root, tmp_path):
     assert int(ranks[0]['balancer.estimate_epoch']) == 2
     for name, value in ranks[0].items():
         assert torch.equal(value, ranks[1][name]), name
+
+
+@pytest.mark.slow
+def test_two_ranks_estimate_and_train_as_one_process(avdigits_root, tmp_path):
+    """2 processes of 5 samples per step against one of 10 (SGD, no
+    BatchNorm): the copies' gradients are averaged and the loss sums summed
+    over the ranks, so the weights, the copies and the blended steps equal
+    one process's (up to rounding)."""
+    log = two_ranks_equal_one_process(
+        CONFIG, tmp_path, lambda size: [
+            *whole_batch_options(avdigits_root, size),
+            'model.balancer.interval=1'
+        ])
+    assert 'GradientBlending: weights for epochs 1-1' in log
