@@ -1,5 +1,6 @@
 from .agm import AGM
 from .base_balancer import BaseBalancer, gt_labels
+from .gradient_blending import GradientBlending, HeldOutSampler
 from .greedy import Greedy
 from .mmcosine import MMCosine, cosine_logits
 from .mmpareto import MMPareto
@@ -14,5 +15,6 @@ __all__ = [
     'BaseBalancer', 'gt_labels', 'MMCosine', 'cosine_logits', 'MMPareto',
     'OGMGE', 'modulation_coefficients', 'OPM', 'drop_features',
     'drop_probabilities', 'UnimodalAuxLoss', 'PMR', 'prototype_coefficients',
-    'prototype_logits', 'update_prototypes', 'Greedy', 'AGM', 'ReconBoost'
+    'prototype_logits', 'update_prototypes', 'Greedy', 'AGM', 'ReconBoost',
+    'GradientBlending', 'HeldOutSampler'
 ]
