@@ -1,7 +1,7 @@
 # UMT, uni-modal teachers (Du et al., ICML 2023): the fused loss plus, per
 # modality, weight x MSE between the encoder's pooled features and those of
-# the same encoder trained on that modality alone (a frozen teacher). The
-# authors' code is not public: weight 10 and the MSE on the encoders'
+# the same encoder trained on that modality alone (a frozen teacher). With no
+# code of the authors' to follow, weight 10 and the MSE on the encoders'
 # outputs are BalanceMM's (UMT_trainer.py, `scaling` in trainer_config.yaml).
 # What tools/analysis/benchmark.py adds to a joint-training config.
 #

@@ -41,13 +41,14 @@ class UME(BaseBalancer):
     initial weights.
 
     Paper: Du et al., "On Uni-Modal Feature Learning in Supervised
-    Multi-Modal Learning", ICML 2023, Sec. 5: uni-modal models trained
-    independently, their outputs averaged. The authors' code is not public
-    and BalanceMM (GeWu-Lab/BalanceBenchmark) has no UME; this follows the
-    paper. Uni-modal models trained in one recogniser and combined at test
-    time are also the benchmark's ``alone`` runs ensembled, with the
-    difference that model selection (``save_best``) here picks one epoch
-    for the ensemble, not one per modality.
+    Multi-Modal Learning", ICML 2023: uni-modal models trained
+    independently, their outputs averaged. BalanceMM
+    (GeWu-Lab/BalanceBenchmark) has no UME and there is no code of the
+    authors' to follow; this follows the paper. Uni-modal models trained in
+    one recogniser and combined at test time are also the benchmark's
+    ``alone`` runs ensembled, with the difference that model selection
+    (``save_best``) here picks one epoch for the ensemble, not one per
+    modality.
 
     Training the heads jointly is training them separately when nothing
     couples the modalities' updates: the losses reach disjoint parameters,

@@ -30,8 +30,8 @@ class UMT(BaseBalancer):
     Paper: Du et al., "On Uni-Modal Feature Learning in Supervised
     Multi-Modal Learning", ICML 2023 (first as "Improving Multi-Modal
     Learning with Uni-Modal Teachers", arXiv 2106.11059): the uni-modal
-    features are distilled into the encoders of the late-fusion model. The
-    authors' code is not public; this follows BalanceMM
+    features are distilled into the encoders of the late-fusion model. With
+    no code of the authors' to follow, this follows BalanceMM
     (GeWu-Lab/BalanceBenchmark, ``balancemm/trainer/UMT_trainer.py``,
     ``UMTTrainer.training_step``): teachers are the toolkit's uni-modal runs
     of the same model, the distance ``nn.MSELoss`` (mean over samples and
