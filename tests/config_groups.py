@@ -15,6 +15,7 @@ from av_options import av_shrink_options
 from conftest import REPO
 from mosi_fixtures import NONFINITE_ZERO_OPTIONS
 from ucf101_options import checkpoint_options, shrink_options
+from umt_teachers import teacher_options
 
 #: Every shipped config.
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
@@ -44,9 +45,25 @@ def trains_like_another(config: str) -> bool:
     return is_joint_training_twin(config) or config.endswith('_tsn-test.py')
 
 
+def model_options(config: str, request) -> List[str]:
+    """The ``--cfg-options`` a shipped config's model needs to initialise in
+    the tests: test teachers for a UMT config, whose teachers are runs the
+    user makes first (made once per test session).
+
+    Args:
+        config (str): Config path.
+        request: pytest's ``request``.
+
+    Returns:
+        list[str]: The options; none for most configs.
+    """
+    base = request.getfixturevalue('tmp_path_factory').getbasetemp()
+    return teacher_options(config, base / 'umt_teachers')
+
+
 def config_data(config: str, request) -> Tuple[str, List[str]]:
     """The test data set of a shipped config and the ``--cfg-options`` that
-    fit the config to it.
+    fit the config to it (those of :func:`model_options` included).
 
     Args:
         config (str): Config path or file name.
@@ -56,8 +73,15 @@ def config_data(config: str, request) -> Tuple[str, List[str]]:
     Returns:
         tuple[str, list[str]]: The data root and the options: small frames
         and audio and no loader workers for the video data sets, local
-        pretrained checkpoints for UCF-101, non-finite MOSEI values zeroed.
+        pretrained checkpoints for UCF-101, non-finite MOSEI values zeroed,
+        teachers for UMT.
     """
+    data_root, options = _data(config, request)
+    return data_root, [*options, *model_options(config, request)]
+
+
+def _data(config: str, request) -> Tuple[str, List[str]]:
+    """:func:`config_data` less :func:`model_options`."""
     name = osp.basename(config)
     for data_set in ('mosi', 'mosei'):
         if name.endswith(f'_{data_set}.py'):

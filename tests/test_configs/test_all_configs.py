@@ -8,11 +8,11 @@ import os.path as osp
 
 import pytest
 import torch
-from config_groups import CONFIGS, config_data
+from config_groups import CONFIGS, config_data, model_options
 from conftest import REPO, data_root_cfg_options
 from dr_test_hooks import Interrupt, InterruptHook
 from mmengine.config import Config
-from runs import build_runner
+from runs import build_runner, parse_options
 
 from mmdr.registry import DATASETS, MODELS
 from mmdr.utils import register_all_modules
@@ -59,8 +59,9 @@ def test_config_steps_on_a_batch_of_its_data_set(path, request, tmp_path):
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
-def test_config_builds(path):
+def test_config_builds(path, request):
     cfg = Config.fromfile(path)
+    cfg.merge_from_dict(parse_options(model_options(path, request)))
     assert cfg.default_scope == 'mmdr'
     for encoder in cfg.model.encoders.values():
         # Pretrained weights come from the web here (no network in tests);

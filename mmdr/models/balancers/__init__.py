@@ -16,5 +16,5 @@ __all__ = [
     'OGMGE', 'modulation_coefficients', 'OPM', 'drop_features',
     'drop_probabilities', 'UnimodalAuxLoss', 'PMR', 'prototype_coefficients',
     'prototype_logits', 'update_prototypes', 'Greedy', 'AGM', 'ReconBoost',
-    'GradientBlending', 'HeldOutSampler'
+    'GradientBlending', 'HeldOutSampler', 'UME', 'ensemble_logits', 'UMT'
 ]
