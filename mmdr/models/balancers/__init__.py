@@ -1,6 +1,7 @@
 from .agm import AGM
 from .base_balancer import BaseBalancer, gt_labels
 from .greedy import Greedy
+from .mla import MLA
 from .mmcosine import MMCosine, cosine_logits
 from .mmpareto import MMPareto
 from .ogm_ge import OGMGE, modulation_coefficients
@@ -14,5 +15,6 @@ __all__ = [
     'BaseBalancer', 'gt_labels', 'MMCosine', 'cosine_logits', 'MMPareto',
     'OGMGE', 'modulation_coefficients', 'OPM', 'drop_features',
     'drop_probabilities', 'UnimodalAuxLoss', 'PMR', 'prototype_coefficients',
-    'prototype_logits', 'update_prototypes', 'Greedy', 'AGM', 'ReconBoost'
+    'prototype_logits', 'update_prototypes', 'Greedy', 'AGM', 'ReconBoost',
+    'MLA'
 ]
