@@ -8,6 +8,7 @@ from mmengine.optim import AmpOptimWrapper
 from mmengine.structures import BaseDataElement
 
 from mmdr.registry import MODELS
+from ..fusions import SumFusion
 from .base_balancer import BaseBalancer, gt_labels
 from .mmpareto import MMPareto
 
@@ -104,7 +105,9 @@ class MLA(BaseBalancer):
     encoder and the shared head. At test time the prediction is the sum of
     the modalities' logits weighted by ``exp(-entropy)`` normalised
     (:func:`batch_entropy`, :func:`entropy_weights`: the authors' dynamic
-    fusion, ``--gs_flag --dynamic``).
+    fusion, ``--gs_flag --dynamic``), one weight per modality and batch as
+    theirs, so a sample's scores depend on the batch it is predicted in
+    (their fixed weights, ``av_alpha``, are not offered).
 
     Paper: Zhang, Yoon, Bansal & Yao, "Multimodal Representation Learning
     by Alternating Unimodal Adaptation", CVPR 2024. Code:
@@ -115,8 +118,9 @@ class MLA(BaseBalancer):
     https://github.com/GeWu-Lab/BalanceBenchmark
     (``balancemm/trainer/MLA_trainer.py``).
 
-    The shared head: the authors' encoders all give 512-wide features and
-    one ``nn.Linear(512, classes)`` classifies each. Here every modality's
+    The shared head: the authors' encoders all give features of one width
+    (512 for their ResNet-18s) and one ``nn.Linear(512, classes)``
+    classifies each. Here every modality's
     feature goes through its own linear projection to one width, that of
     :class:`~mmdr.models.fusions.SumFusion` (``model.fusion``, whose
     ``projections`` are exactly that), then through the recogniser's
@@ -145,7 +149,10 @@ class MLA(BaseBalancer):
     projection with a zero gradient (SGD momentum and weight decay, Adam's
     moments and step count act on them), while encoders not yet trained in
     the batch (None) are skipped. BalanceMM (torch 2, gradients set to None)
-    skips them.
+    skips them. BalanceMM also runs each encoder just before its own step
+    (the same features: no encoder changes before its own step) and trains
+    jointly outside its ``modulation_starts``-``modulation_ends`` epochs;
+    we follow the authors (every epoch alternates).
 
     Where it runs: every modality but the last is trained inside
     :meth:`loss` (``torch.autograd.grad``, averaged over the ranks in one
@@ -179,9 +186,9 @@ class MLA(BaseBalancer):
         self.gradient_modification = bool(gradient_modification)
         # The authors' GSPlugin.exp_count: uni-modal updates so far.
         self.register_buffer('num_updates', torch.zeros((), dtype=torch.long))
-        # (modality, detached head input) of the step about to be taken,
-        # from loss() to before_optimizer_step(); never outlives a step.
-        self._pending: Optional[tuple] = None
+        # The detached head input of the step about to be taken, from
+        # loss() to before_optimizer_step(); never outlives a step.
+        self._pending: Optional[torch.Tensor] = None
         # Batches per training epoch, set by before_train_epoch().
         self._epoch_length: Optional[int] = None
 
@@ -193,7 +200,6 @@ class MLA(BaseBalancer):
             model (MultiModalRecognizer): The recogniser being built.
         """
         super().check_model(model)
-        from mmdr.models.fusions import SumFusion
         linear = isinstance(getattr(model.cls_head, 'fc_cls', None), nn.Linear)
         if not isinstance(model.fusion, SumFusion) or not linear:
             raise ValueError(
@@ -288,7 +294,7 @@ class MLA(BaseBalancer):
             losses[f'mla_ce_{m}'] = ce.detach()
             if not training:
                 continue
-            self._pending = (m, head_input.detach())
+            self._pending = head_input.detach()
             if m == modalities[-1]:
                 losses['loss_cls'] = ce
                 break
@@ -323,10 +329,9 @@ class MLA(BaseBalancer):
         Args:
             model (MultiModalRecognizer): The recogniser.
         """
-        pending, self._pending = self._pending, None
-        if pending is None:
+        head_input, self._pending = self._pending, None
+        if head_input is None:
             return
-        _, head_input = pending
         weight = model.cls_head.fc_cls.weight
         if (self.gradient_modification and int(self.num_updates) != 0
                 and weight.grad is not None):
