@@ -6,8 +6,12 @@
 # gradient projection is on (the paper; the authors' published loop never
 # reaches it, see MLA's docstring). A batch trains one modality after
 # another, so under DDP the earlier modalities' encoders are unused in the
-# last backward: find_unused_parameters (DDP leaves their zero gradients).
+# last backward: DDP must look for them (find_unused_parameters), and leaves
+# their gradients (zeros) as they are.
 model = dict(
     fusion=dict(type='SumFusion', out_channels=512),
     balancer=dict(type='MLA', gradient_modification=True))
-find_unused_parameters = True
+model_wrapper_cfg = dict(
+    type='MMDistributedDataParallel',
+    broadcast_buffers=False,
+    find_unused_parameters=True)
