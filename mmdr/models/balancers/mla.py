@@ -167,8 +167,11 @@ class MLA(BaseBalancer):
     ``configs/_base_/methods/mla.py``; refused before the first epoch
     otherwise); DDP leaves the gradients of globally unused parameters as
     they are, zero here, as in one process. ``r`` and the test-time
-    entropies are computed over all ranks' batches. Mixed precision and
-    gradient accumulation are refused (several steps per batch).
+    entropies are computed over all ranks' batches. The ranks stay
+    bit-identical; they equal one process holding the whole batch up to
+    rounding, which the projection update magnifies (its elementwise
+    division by ``alpha + k r``, which comes near zero). Mixed precision
+    and gradient accumulation are refused (several steps per batch).
 
     State: ``P`` and the count of uni-modal updates are buffers, so a
     checkpoint resumes bit-exactly.
