@@ -2,6 +2,7 @@ from .agm import AGM
 from .base_balancer import BaseBalancer, gt_labels
 from .gradient_blending import GradientBlending, HeldOutSampler
 from .greedy import Greedy
+from .mla import MLA
 from .mmcosine import MMCosine, cosine_logits
 from .mmpareto import MMPareto
 from .ogm_ge import OGMGE, modulation_coefficients
@@ -16,5 +17,6 @@ __all__ = [
     'OGMGE', 'modulation_coefficients', 'OPM', 'drop_features',
     'drop_probabilities', 'UnimodalAuxLoss', 'PMR', 'prototype_coefficients',
     'prototype_logits', 'update_prototypes', 'Greedy', 'AGM', 'ReconBoost',
-    'GradientBlending', 'HeldOutSampler', 'UME', 'ensemble_logits', 'UMT'
+    'GradientBlending', 'HeldOutSampler', 'UME', 'ensemble_logits', 'UMT',
+    'MLA'
 ]
