@@ -10,6 +10,8 @@ from .opm import OPM, drop_features, drop_probabilities
 from .pmr import (PMR, prototype_coefficients, prototype_logits,
                   update_prototypes)
 from .reconboost import ReconBoost
+from .ume import UME, ensemble_logits
+from .umt import UMT
 from .unimodal_aux_loss import UnimodalAuxLoss
 
 __all__ = [
