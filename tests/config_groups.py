@@ -61,6 +61,24 @@ def model_options(config: str, request) -> List[str]:
     return teacher_options(config, base / 'umt_teachers')
 
 
+def resumes_like_another(config: str) -> bool:
+    """Whether a resume of the config is another shipped config's.
+
+    Besides :func:`trains_like_another`: at test size a ``*_tsn-r50-k400``
+    config has ResNet-18 backbones (``ucf101_options.checkpoint_options``),
+    so it trains as its base, only from a pretrained checkpoint in
+    mmaction2's format, which a resume does not read (its distributed run
+    in test_ucf101_configs.py loads it).
+
+    Args:
+        config (str): Config path or file name.
+
+    Returns:
+        bool: True where the base config's resume covers this one.
+    """
+    return trains_like_another(config) or config.endswith('_tsn-r50-k400.py')
+
+
 def config_data(config: str, request) -> Tuple[str, List[str]]:
     """The test data set of a shipped config and the ``--cfg-options`` that
     fit the config to it (those of :func:`model_options` included).

@@ -161,8 +161,12 @@ def read_tested_metrics(stdout: str) -> Tuple[str, dict]:
     return match.group(1), json.loads(match.group(3))
 
 
-def dist_train_and_test(config: str, options: Iterable[str],
-                        tmp_path) -> Tuple[str, dict, dict]:
+def dist_train_and_test(config: str,
+                        options: Iterable[str],
+                        tmp_path,
+                        test_config: Optional[str] = None,
+                        test_options: Optional[Iterable[str]] = None
+                        ) -> Tuple[str, dict, dict]:
     """Train with tools/dist_train.sh on 2 CPU processes (--test-best), then
     test the selected checkpoint with tools/test.py, as a user would; both
     must pass.
@@ -171,6 +175,11 @@ def dist_train_and_test(config: str, options: Iterable[str],
         config (str): The config's file name under ``configs/``, or a path.
         options (Iterable[str]): ``--cfg-options`` of both tools.
         tmp_path: Test folder; the work dir is ``tmp_path / 'work'``.
+        test_config (str, optional): The config tools/test.py runs with
+            (e.g. a ``*_tsn-test`` twin's other test protocol). Defaults to
+            ``config``.
+        test_options (Iterable[str], optional): ``--cfg-options`` of
+            tools/test.py. Defaults to ``options``.
 
     Returns:
         tuple[str, dict, dict]: The training log (stdout and stderr), the
@@ -192,10 +201,13 @@ def dist_train_and_test(config: str, options: Iterable[str],
     log = train.stdout + train.stderr
     assert 'Distributed training: True' in log
     best, metrics = read_tested_metrics(train.stdout)
+    test_config = config if test_config is None else osp.join(
+        REPO, 'configs', test_config)
+    test_options = options if test_options is None else list(test_options)
     tested = subprocess.run([
         sys.executable,
-        osp.join(REPO, 'tools/test.py'), config, best, '--work-dir',
-        str(tmp_path / 'test'), '--cfg-options', *options
+        osp.join(REPO, 'tools/test.py'), test_config, best, '--work-dir',
+        str(tmp_path / 'test'), '--cfg-options', *test_options
     ],
                             capture_output=True,
                             text=True,

@@ -3,7 +3,9 @@ to the same run uninterrupted: the same D&R history, the same final weights.
 
 A config whose training equals another's is covered by that one: a ``jt_``
 config is its ``dr_`` twin less the D&R hook, a ``*_tsn-test`` config its
-base with another test pipeline (both proven in test_all_configs.py).
+base with another test pipeline (both proven in test_all_configs.py), and a
+``*_tsn-r50-k400`` config at test size its base from another pretrained
+checkpoint (config_groups.resumes_like_another).
 
 Each run is short (4 epochs; D&R configs diagnose after epochs 2 and 3) and
 is interrupted twice: after epoch 2's validation, before the D&R step that
@@ -16,7 +18,7 @@ import os.path as osp
 
 import pytest
 import torch
-from config_groups import CONFIGS, config_data, trains_like_another
+from config_groups import CONFIGS, config_data, resumes_like_another
 from conftest import data_root_cfg_options
 from dr_test_hooks import Interrupt, InterruptHook
 from mmengine.config import Config
@@ -38,7 +40,7 @@ RESUMED_CONFIGS = [
         c,
         id=osp.basename(c),
         marks=() if osp.basename(c) in FAST_RESUMES else pytest.mark.slow)
-    for c in CONFIGS if not trains_like_another(c)
+    for c in CONFIGS if not resumes_like_another(c)
 ]
 
 

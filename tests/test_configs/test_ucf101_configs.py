@@ -4,7 +4,8 @@ from XVID videos, with pretrained checkpoints written here in torchvision's
 and mmaction2's formats; and ``configs/dr_ucf101.py`` on a tree as
 mmaction2's own tools leave it, with the data root as the only option
 (slow tier). Sizes shrink with --cfg-options only. A ``jt_`` config runs
-through its ``dr_`` twin (config_groups.py).
+through its ``dr_`` twin, and a ``*_tsn-test`` config, which trains as its
+base, tests the checkpoint its base trained (config_groups.py).
 """
 import glob
 import json
@@ -12,7 +13,7 @@ import os.path as osp
 import re
 
 import pytest
-from config_groups import is_joint_training_twin
+from config_groups import trains_like_another
 from conftest import REPO, data_root_cfg_options
 from runs import (build_runner, dist_train_and_test, read_tested_metrics,
                   run_tool_main)
@@ -34,14 +35,26 @@ UCF_CONFIGS = sorted(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    'config', [c for c in UCF_CONFIGS if not is_joint_training_twin(c)])
+    'config', [c for c in UCF_CONFIGS if not trains_like_another(c)])
 def test_config_trains_distributed_and_tests(config, ucf101_root,
                                              pretrained_checkpoints, tmp_path):
-    options = [
-        *data_root_cfg_options(ucf101_root), *shrink_options(config),
-        *checkpoint_options(config, pretrained_checkpoints)
-    ]
-    log, metrics, test_metrics = dist_train_and_test(config, options, tmp_path)
+
+    def config_options(name):
+        return [
+            *data_root_cfg_options(ucf101_root), *shrink_options(name),
+            *checkpoint_options(name, pretrained_checkpoints)
+        ]
+
+    # tools/test.py runs the test protocol of the *_tsn-test twin where
+    # there is one; --test-best already ran the config's own.
+    twin = config.replace('.py', '_tsn-test.py')
+    test_config = twin if twin in UCF_CONFIGS else config
+    log, metrics, test_metrics = dist_train_and_test(
+        config,
+        config_options(config),
+        tmp_path,
+        test_config=test_config,
+        test_options=config_options(test_config))
     # Both streams loaded their checkpoint; the flow stream's conv1 was
     # adapted from RGB to 2L = 10 channels.
     assert re.search(
