@@ -161,12 +161,13 @@ def read_tested_metrics(stdout: str) -> Tuple[str, dict]:
     return match.group(1), json.loads(match.group(3))
 
 
-def dist_train_and_test(config: str,
-                        options: Iterable[str],
-                        tmp_path,
-                        test_config: Optional[str] = None,
-                        test_options: Optional[Iterable[str]] = None
-                        ) -> Tuple[str, dict, dict]:
+def dist_train_and_test(
+        config: str,
+        options: Iterable[str],
+        tmp_path,
+        test_config: Optional[str] = None,
+        test_options: Optional[Iterable[str]] = None
+) -> Tuple[str, dict, dict]:
     """Train with tools/dist_train.sh on 2 CPU processes (--test-best), then
     test the selected checkpoint with tools/test.py, as a user would; both
     must pass.

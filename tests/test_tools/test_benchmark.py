@@ -8,10 +8,12 @@ import json
 import os
 import os.path as osp
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, data_root_cfg_options
+from conftest import REPO, data_root_cfg_options, made_once
 from mmengine.config import Config
 from runs import run_tool, run_tool_main
 
@@ -37,12 +39,19 @@ def _benchmark(work, mfeat_root):
                     'train_cfg.max_epochs=2')
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def benchmark(mfeat_root, tmp_path_factory):
-    work = tmp_path_factory.mktemp('benchmark') / 'work'
-    result = _benchmark(work, mfeat_root)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    return work, result
+    """The benchmark's 8 runs, made once per test session (read only: a
+    test that changes them works on a copy)."""
+
+    def make(folder):
+        work = folder / 'work'
+        result = _benchmark(work, mfeat_root)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+        return dict(work=str(work), stdout=result.stdout)
+
+    made = made_once(tmp_path_factory, 'benchmark_runs', make)
+    return Path(made['work']), made['stdout']
 
 
 def _result(work, method, seed):
@@ -167,8 +176,9 @@ def _files(run_dir):
 
 @pytest.mark.slow
 def test_interrupted_benchmark_reruns_only_the_missing_runs(
-        benchmark, mfeat_root):
-    work, _ = benchmark
+        benchmark, mfeat_root, tmp_path):
+    work = tmp_path / 'work'
+    shutil.copytree(benchmark[0], work)
     setting = work / 'mfeat_fou_mor'
     before = {run: _result(work, *run) for run in RUNS}
     # The benchmark was killed during epoch 2 of jt/seed1 (its checkpoint
