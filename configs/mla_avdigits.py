@@ -5,7 +5,4 @@ _base_ = ['./jt_avdigits.py']
 model = dict(
     fusion=dict(type='SumFusion', out_channels=512),
     balancer=dict(type='MLA', gradient_modification=True))
-model_wrapper_cfg = dict(
-    type='MMDistributedDataParallel',
-    broadcast_buffers=False,
-    find_unused_parameters=True)
+find_unused_parameters = True

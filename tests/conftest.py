@@ -4,7 +4,6 @@ Nothing is downloaded: data sets are written by the tests in the formats the
 real files have.
 """
 import contextlib
-import functools
 import importlib
 import io
 import json
@@ -23,6 +22,8 @@ import numpy as np
 import pytest
 import torch
 
+from mmdr.utils.config_format import format_each_config_text_once
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 MFEAT_DIMS = dict(fou=76, fac=216, kar=64, pix=240, zer=47, mor=6)
 
@@ -33,33 +34,9 @@ torch.set_num_threads(1)
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 os.environ.setdefault('MKL_NUM_THREADS', '1')
 
-
-def _format_each_config_text_once() -> None:
-    """Memoise the yapf call behind mmengine's ``Config.pretty_text``.
-
-    mmengine formats the whole config with yapf when a Runner starts and
-    on every checkpoint it saves (the checkpoint's ``meta['cfg']``): one to
-    two seconds of a CPU core for a UCF-101 config, most of a short test
-    run. A test's runs save the same config many times; yapf gives the same
-    text for the same input, so formatting each input once changes no byte
-    that a run writes. (Tools started in a subprocess format as usual.)
-    """
-    from mmengine.config import config as config_module
-    format_code = config_module.FormatCode
-
-    @functools.lru_cache(maxsize=64)
-    def format_once(source: str, style: tuple) -> tuple:
-        return format_code(source, style_config=dict(style))
-
-    def memoised(source, style_config=None, **kwargs):
-        if kwargs or not isinstance(style_config, dict):
-            return format_code(source, style_config=style_config, **kwargs)
-        return format_once(source, tuple(sorted(style_config.items())))
-
-    config_module.FormatCode = memoised
-
-
-_format_each_config_text_once()
+# The tools format each config text once (mmdr.utils.config_format); runs
+# that tests start in this process do too.
+format_each_config_text_once()
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -16,9 +16,9 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
-from mmdr.utils import (apply_data_options, register_all_modules,
-                        set_data_root, setup_cpu_distributed,
-                        teardown_distributed)
+from mmdr.utils import (apply_data_options, format_each_config_text_once,
+                        register_all_modules, set_data_root,
+                        setup_cpu_distributed, teardown_distributed)
 
 #: How the arguments reach the config (shown by --help).
 MERGE_ORDER = (
@@ -112,6 +112,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
+    format_each_config_text_once()
     register_all_modules(init_default_scope=False)
     cfg = merge_args(Config.fromfile(args.config), args)
     setup_cpu_distributed(cfg, cfg.launcher)

@@ -23,8 +23,9 @@ from mmdr.diagnosis import format_dr_history
 from mmdr.engine.hooks import DRHook
 from mmdr.engine.optimizers import amp_optim_wrapper_cfg
 from mmdr.utils import (apply_data_options, check_no_earlier_run,
-                        register_all_modules, set_data_root,
-                        setup_cpu_distributed, teardown_distributed)
+                        format_each_config_text_once, register_all_modules,
+                        set_data_root, setup_cpu_distributed,
+                        teardown_distributed)
 
 #: How the arguments reach the config (shown by --help).
 MERGE_ORDER = (
@@ -224,6 +225,7 @@ def print_dr_history(runner: Runner) -> None:
 
 def main() -> None:
     args = parse_args()
+    format_each_config_text_once()
     register_all_modules(init_default_scope=False)
     cfg = merge_args(Config.fromfile(args.config), args)
     check_no_earlier_run(cfg.work_dir, bool(cfg.get('resume', False)))

@@ -21,7 +21,4 @@ model = dict(
 # Each phase leaves some parameters unused (the other encoders while one is
 # boosted, the fused head always): DDP must look for them, and then keeps
 # their gradients None, so that no optimiser moves them, as in one process.
-model_wrapper_cfg = dict(
-    type='MMDistributedDataParallel',
-    broadcast_buffers=False,
-    find_unused_parameters=True)
+find_unused_parameters = True

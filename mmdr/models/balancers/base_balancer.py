@@ -5,6 +5,7 @@ import torch
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModule
 from mmengine.structures import BaseDataElement
+from torch.nn.parallel import DistributedDataParallel
 
 if TYPE_CHECKING:
     from mmdr.models.recognizers import MultiModalRecognizer
@@ -163,6 +164,25 @@ class BaseBalancer(BaseModule, metaclass=ABCMeta):
         Args:
             runner (Runner): The runner.
         """
+
+    def check_ddp_finds_unused_parameters(self, runner) -> None:
+        """Raise if DDP would wait for gradients that a step of this method
+        leaves out (one modality per step, a fused head never trained).
+
+        DDP stops at the second iteration otherwise, with a message that
+        names no setting; with ``find_unused_parameters=True`` it reduces
+        what is there and leaves the rest as one process would.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        if (isinstance(runner.model, DistributedDataParallel)
+                and not runner.model.find_unused_parameters):
+            raise RuntimeError(
+                f'{self.name} leaves some parameters without gradients in a '
+                'step, which DDP refuses unless find_unused_parameters=True; '
+                'set find_unused_parameters = True in the config (its '
+                'fragment in configs/_base_/methods/ does)')
 
     def check_step_owner(self) -> None:
         """Raise if gradients must be modulated but nothing will call

@@ -64,7 +64,8 @@ class Greedy(BaseBalancer):
       rather than clears gradients) leaves it: momentum and Adam's moments
       move as in their loop. Parameters that never train (``fusion``,
       ``cls_head``) keep no gradient, so under DDP the config must set
-      ``find_unused_parameters=True`` (the method's fragment does).
+      ``find_unused_parameters=True`` (the method's fragment sets it;
+      refused before the first epoch otherwise).
 
     BalanceBenchmark trains its concatenation head on the fused loss
     instead, with four connections and no ``starting_epoch``; this follows
@@ -301,6 +302,14 @@ class Greedy(BaseBalancer):
         self._set_state(
             next_rebalancing_state(state, difference, self.epsilon,
                                    self.window_size))
+
+    def before_train_epoch(self, runner) -> None:
+        """Refuse DDP that waits for every parameter's gradient.
+
+        Args:
+            runner (Runner): The runner.
+        """
+        self.check_ddp_finds_unused_parameters(runner)
 
     def _draw_state(self) -> RebalancingState:
         """The authors' ``random.choice([0, 1, 2])``: a normal step, or a

@@ -6,7 +6,6 @@ import torch.nn.functional as F
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.optim import AmpOptimWrapper
 from mmengine.structures import BaseDataElement
-from torch.nn.parallel import DistributedDataParallel
 
 from mmdr.registry import MODELS
 from ..fusions import SumFusion
@@ -163,7 +162,7 @@ class MLA(BaseBalancer):
     modality's loss is what :meth:`loss` returns, trained by mmengine's
     normal backward and step. Under DDP that backward leaves the earlier
     modalities' encoders and projections unused, so the run needs
-    ``find_unused_parameters=True`` (``model_wrapper_cfg`` of
+    ``find_unused_parameters=True`` (set by
     ``configs/_base_/methods/mla.py``; refused before the first epoch
     otherwise); DDP leaves the gradients of globally unused parameters as
     they are, zero here, as in one process. ``r`` and the test-time
@@ -225,15 +224,7 @@ class MLA(BaseBalancer):
         Args:
             runner (Runner): The runner.
         """
-        if (isinstance(runner.model, DistributedDataParallel)
-                and not runner.model.find_unused_parameters):
-            raise RuntimeError(
-                'MLA trains one modality per optimiser step, which leaves '
-                "the other modalities' parameters unused in the backward "
-                'pass; DDP refuses that unless find_unused_parameters=True: '
-                "set model_wrapper_cfg=dict(type='MMDistributedDataParallel',"
-                ' broadcast_buffers=False, find_unused_parameters=True) (as '
-                'configs/_base_/methods/mla.py does)')
+        self.check_ddp_finds_unused_parameters(runner)
         self._epoch_length = len(runner.train_dataloader)
 
     @staticmethod

@@ -5,7 +5,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmengine.structures import BaseDataElement
-from torch.nn.parallel import DistributedDataParallel
 
 from mmdr.registry import MODELS
 from .base_balancer import BaseBalancer, gt_labels
@@ -177,7 +176,7 @@ class ReconBoost(BaseBalancer):
     its stage lengths as arguments.
 
     Under DDP the method needs ``find_unused_parameters=True`` (the config
-    fragment sets ``model_wrapper_cfg``): a phase leaves parameters unused,
+    fragment sets it): a phase leaves parameters unused,
     and DDP then keeps their gradients None, as in one process. Its losses
     are batch means, so DDP's gradient averaging is its reduction over the
     ranks. The stage is a buffer (``stage``, -1 before training) and
@@ -439,14 +438,7 @@ class ReconBoost(BaseBalancer):
                 'ReconBoost alternates the modalities by epochs; train_cfg '
                 f'builds a {type(runner.train_loop).__name__}. Use '
                 "train_cfg=dict(type='EpochBasedTrainLoop', ...).")
-        if (isinstance(runner.model, DistributedDataParallel)
-                and not runner.model.find_unused_parameters):
-            raise RuntimeError(
-                'ReconBoost trains some parameters in each phase, which DDP '
-                'refuses unless find_unused_parameters=True; set '
-                "model_wrapper_cfg=dict(type='MMDistributedDataParallel', "
-                'broadcast_buffers=False, find_unused_parameters=True) (as '
-                'configs/_base_/methods/reconboost.py does)')
+        self.check_ddp_finds_unused_parameters(runner)
         epoch = runner.epoch + 1
         if self.start_epoch(epoch, runner.optim_wrapper):
             stage, phase, modality = self.schedule(epoch)

@@ -5,6 +5,8 @@ every argument, the refusals, and identical replicas under DDP (2
 processes)."""
 import copy
 import os.path as osp
+from types import SimpleNamespace
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ import torch.nn.functional as F
 from balancer_models import THREE_ENCODERS, batch, build
 from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
+from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 from runs import train_tool
 
@@ -490,3 +493,21 @@ def test_replicas_stay_identical_under_ddp(avdigits_root, tmp_path):
     assert int(ranks[0]['balancer.rebalancing_step']) == 1
     for name, value in ranks[0].items():
         assert torch.equal(value, ranks[1][name]), name
+
+
+@pytest.mark.parametrize('find_unused', [True, False])
+def test_ddp_without_find_unused_parameters_is_refused(find_unused):
+    model = build(
+        unimodal_head=dict(type='LinearClsHead'),
+        balancer=dict(type='Greedy'))
+    ddp = mock.Mock(spec=MMDistributedDataParallel)
+    ddp.find_unused_parameters = find_unused
+    runner = SimpleNamespace(model=ddp)
+    if find_unused:
+        model.balancer.before_train_epoch(runner)
+    else:
+        with pytest.raises(
+                RuntimeError,
+                match='Greedy leaves some parameters without gradients in a '
+                'step, which DDP refuses unless find_unused_parameters=True'):
+            model.balancer.before_train_epoch(runner)

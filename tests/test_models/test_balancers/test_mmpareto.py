@@ -309,6 +309,7 @@ class _InitialParameters(Hook):
 #: the real backward then stays this rank's own gradient.
 DDP_HOOK_WORKER = """\
 import json
+import os
 import sys
 
 import torch
@@ -346,11 +347,12 @@ for first in ('autograd.grad', 'backward'):
     ]
 with open(f'{sys.argv[1]}/rank{dist.get_rank()}.json', 'w') as f:
     json.dump(result, f)
-# DDP's reducer and the retained graph go before the process group: gloo
-# work still referenced at interpreter exit can abort the process.
-del ddp, loss
+# Both ranks have written their results. The interpreter's teardown with
+# DDP's reducer and gloo's threads alive can abort a rank ("terminate called
+# without an active exception") after the work is done: leave without it.
 dist.barrier()
-dist.destroy_process_group()
+sys.stdout.flush()
+os._exit(0)
 """
 
 

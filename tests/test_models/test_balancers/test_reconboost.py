@@ -531,6 +531,6 @@ def test_replicas_stay_identical_under_ddp(avdigits_root, tmp_path):
     with pytest.raises(AssertionError, match='find_unused_parameters=True'):
         train_tool(
             tmp_path / 'refused',
-            [*options, 'model_wrapper_cfg.find_unused_parameters=False'],
+            [*options, 'find_unused_parameters=False'],
             nproc=2,
             config=config)
