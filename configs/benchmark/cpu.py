@@ -3,9 +3,12 @@
 # joint-training config; `dr` runs its dr_ twin, `alone` each modality on its
 # own (the reference of the imbalance measure), any other method merges
 # configs/_base_/methods/<method>.py into the config.
-# OGM-GE and PMR are defined for two modalities (their papers and code
-# compare an audio and a visual score): three-modality settings exclude them.
-two_modality_only = ['ogm_ge', 'pmr']
+# OGM-GE, PMR, Greedy and OPM are defined for two modalities (their papers
+# and code compare an audio and a visual score, or connect two branches):
+# three-modality settings exclude them. UMT is not listed: its teachers are
+# the `alone` runs, which a list cannot name yet (configs/umt_avdigits.py
+# shows the runs to make first).
+two_modality_only = ['ogm_ge', 'pmr', 'greedy', 'opm']
 
 settings = [
     dict(config='configs/jt_avdigits.py'),
@@ -23,6 +26,8 @@ settings = [
         'information); compare with mfeat_fou_mor.'),
 ]
 methods = [
-    'jt', 'dr', 'ogm_ge', 'mmpareto', 'pmr', 'unimodal_aux_loss', 'alone'
+    'jt', 'dr', 'ogm_ge', 'mmpareto', 'pmr', 'unimodal_aux_loss',
+    'gradient_blending', 'greedy', 'agm', 'mla', 'reconboost', 'opm',
+    'mmcosine', 'ume', 'alone'
 ]
 seeds = [0, 1, 2]

@@ -1,5 +1,5 @@
 from .agm import AGM
-from .base_balancer import BaseBalancer, gt_labels
+from .base_balancer import BaseBalancer, gt_labels, true_class_scores
 from .gradient_blending import GradientBlending, HeldOutSampler
 from .greedy import Greedy
 from .mla import MLA
@@ -15,10 +15,10 @@ from .umt import UMT
 from .unimodal_aux_loss import UnimodalAuxLoss
 
 __all__ = [
-    'BaseBalancer', 'gt_labels', 'MMCosine', 'cosine_logits', 'MMPareto',
-    'OGMGE', 'modulation_coefficients', 'OPM', 'drop_features',
-    'drop_probabilities', 'UnimodalAuxLoss', 'PMR', 'prototype_coefficients',
-    'prototype_logits', 'update_prototypes', 'Greedy', 'AGM', 'ReconBoost',
-    'GradientBlending', 'HeldOutSampler', 'UME', 'ensemble_logits', 'UMT',
-    'MLA'
+    'BaseBalancer', 'gt_labels', 'true_class_scores', 'MMCosine',
+    'cosine_logits', 'MMPareto', 'OGMGE', 'modulation_coefficients', 'OPM',
+    'drop_features', 'drop_probabilities', 'UnimodalAuxLoss', 'PMR',
+    'prototype_coefficients', 'prototype_logits', 'update_prototypes',
+    'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME',
+    'ensemble_logits', 'UMT', 'MLA'
 ]

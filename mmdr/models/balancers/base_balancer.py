@@ -2,6 +2,8 @@ from abc import ABCMeta, abstractmethod
 from typing import TYPE_CHECKING, Dict, List, Optional
 
 import torch
+import torch.nn.functional as F
+from mmengine.dist import all_reduce
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModule
 from mmengine.structures import BaseDataElement
@@ -24,6 +26,38 @@ def gt_labels(data_samples: List[BaseDataElement],
     """
     return torch.stack([s.gt_labels.item for s in data_samples]).view(-1).to(
         device=device, dtype=torch.long)
+
+
+def true_class_scores(model: 'MultiModalRecognizer', feats: Dict[str,
+                                                                 torch.Tensor],
+                      data_samples: List[BaseDataElement]) -> torch.Tensor:
+    """Each modality's score of the batch: the summed softmax probability
+    of the true class under its slice of the concatenation head (OGM-GE's
+    and OPM's score), summed over the ranks, without gradients.
+
+    Args:
+        model (MultiModalRecognizer): The recogniser.
+        feats (dict[str, torch.Tensor]): (N, D_m) features per modality.
+        data_samples (list[ActionDataSample]): Annotations.
+
+    Returns:
+        torch.Tensor: Shape (M, ), in the model's modality order.
+    """
+    with torch.no_grad():
+        logits = model.unimodal_logits(
+            {
+                m: f.detach()
+                for m, f in feats.items()
+            }, 'fused_head')
+        labels = gt_labels(data_samples, feats[model.modalities[0]].device)
+        # float32 under autocast too: the scores are sums over the batch.
+        scores = torch.stack([
+            F.softmax(logits[m].float(), dim=1).gather(1, labels[:,
+                                                                 None]).sum()
+            for m in model.modalities
+        ])
+        all_reduce(scores)  # the authors' DataParallel sees the whole batch
+    return scores
 
 
 class BaseBalancer(BaseModule, metaclass=ABCMeta):

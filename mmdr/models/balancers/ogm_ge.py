@@ -1,12 +1,10 @@
 from typing import TYPE_CHECKING, Dict, List
 
 import torch
-import torch.nn.functional as F
-from mmengine.dist import all_reduce
 from mmengine.structures import BaseDataElement
 
 from mmdr.registry import MODELS
-from .base_balancer import BaseBalancer, gt_labels
+from .base_balancer import BaseBalancer, true_class_scores
 
 if TYPE_CHECKING:
     from mmdr.models.recognizers import MultiModalRecognizer
@@ -140,18 +138,8 @@ class OGMGE(BaseBalancer):
         """
         self.check_step_owner()
         losses = self.fused_loss(model, feats, data_samples)
+        scores = true_class_scores(model, feats, data_samples)
         with torch.no_grad():
-            logits = model.unimodal_logits(
-                {
-                    m: f.detach()
-                    for m, f in feats.items()
-                }, 'fused_head')
-            labels = gt_labels(data_samples, feats[model.modalities[0]].device)
-            scores = torch.stack([
-                F.softmax(logits[m], dim=1).gather(1, labels[:, None]).sum()
-                for m in model.modalities
-            ])
-            all_reduce(scores)  # sum over ranks: the whole batch's scores
             coeffs = modulation_coefficients(scores, self.alpha)
         self._coeffs = dict(zip(model.modalities, coeffs.tolist()))
         losses['ogm_ratio'] = (scores[1] / scores[0]).detach()

@@ -2,11 +2,11 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
-from mmengine.dist import all_reduce, get_rank, get_world_size
+from mmengine.dist import get_rank, get_world_size
 from mmengine.structures import BaseDataElement
 
 from mmdr.registry import MODELS
-from .base_balancer import BaseBalancer, gt_labels
+from .base_balancer import BaseBalancer, true_class_scores
 
 if TYPE_CHECKING:
     from mmdr.models.recognizers import MultiModalRecognizer
@@ -174,19 +174,8 @@ class OPM(BaseBalancer):
             return self.fused_loss(model, feats, data_samples)
         modalities = model.modalities
         device = feats[modalities[0]].device
+        scores = true_class_scores(model, feats, data_samples)
         with torch.no_grad():
-            logits = model.unimodal_logits(
-                {
-                    m: f.detach()
-                    for m, f in feats.items()
-                }, 'fused_head')
-            labels = gt_labels(data_samples, device)
-            scores = torch.stack([
-                F.softmax(logits[m].float(),
-                          dim=1).gather(1, labels[:, None]).sum()
-                for m in modalities
-            ])
-            all_reduce(scores)  # sum over ranks: the whole batch's scores
             probs = drop_probabilities(scores, self.q_base, self.lam).cpu()
         generator = self.drop_generator()
         executed = bool(torch.rand((), generator=generator) >= 1 - self.p_exe)
