@@ -39,6 +39,33 @@ os.environ.setdefault('MKL_NUM_THREADS', '1')
 format_each_config_text_once()
 
 
+@pytest.fixture
+def runtime_info():
+    """Sets the training epoch (counted from 1) and iteration that the
+    balancers read from mmengine's message hub; restored afterwards."""
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_current_instance()
+    saved = {key: hub.get_info(key) for key in ('epoch', 'iter')}
+
+    def set_info(epoch=1, iteration=0):
+        hub.update_info('epoch', epoch - 1)
+        hub.update_info('iter', iteration)
+
+    yield set_info
+    for key, value in saved.items():
+        if value is None:
+            hub.runtime_info.pop(key, None)
+        else:
+            hub.update_info(key, value)
+
+
+@pytest.fixture
+def epoch(runtime_info):
+    """Sets the training epoch (counted from 1) that the balancers read;
+    iteration 0."""
+    return runtime_info
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Report the cause that a ``raise ... from None`` hides.

@@ -9,7 +9,6 @@ import os.path as osp
 from itertools import combinations
 
 import pytest
-import test_pmr_arguments
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -286,10 +285,6 @@ def test_two_steps_equal_the_authors_loop(modalities):
         model.balancer.average_scores,
         torch.tensor(list(train_score.values()), dtype=torch.float64))
     assert model.balancer.num_batches.item() == 2
-
-
-#: Sets the training epoch (counted from 1) the balancer reads.
-epoch = test_pmr_arguments.epoch
 
 
 def test_outside_its_epochs_the_step_is_plain_joint_training(epoch):

@@ -498,8 +498,7 @@ def test_replicas_stay_identical_under_ddp(avdigits_root, tmp_path):
 @pytest.mark.parametrize('find_unused', [True, False])
 def test_ddp_without_find_unused_parameters_is_refused(find_unused):
     model = build(
-        unimodal_head=dict(type='LinearClsHead'),
-        balancer=dict(type='Greedy'))
+        unimodal_head=dict(type='LinearClsHead'), balancer=dict(type='Greedy'))
     ddp = mock.Mock(spec=MMDistributedDataParallel)
     ddp.find_unused_parameters = find_unused
     runner = SimpleNamespace(model=ddp)

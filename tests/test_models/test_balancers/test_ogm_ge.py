@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from balancer_models import THREE_ENCODERS, WIDTHS, batch, build
 from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
-from mmengine.logging import MessageHub
 from mmengine.optim import OptimWrapper
 from runs import train_tool
 
@@ -173,25 +172,6 @@ class ConvVectorEncoder(BaseEncoder):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(torch.relu(self.conv(x.float()[:, None])).flatten(1))
-
-
-@pytest.fixture
-def runtime_info():
-    """Sets the training epoch (counted from 1) and iteration that the
-    balancer reads from mmengine's message hub; restored afterwards."""
-    hub = MessageHub.get_current_instance()
-    saved = {key: hub.get_info(key) for key in ('epoch', 'iter')}
-
-    def set_info(epoch=1, iteration=0):
-        hub.update_info('epoch', epoch - 1)
-        hub.update_info('iter', iteration)
-
-    yield set_info
-    for key, value in saved.items():
-        if value is None:
-            hub.runtime_info.pop(key, None)
-        else:
-            hub.update_info(key, value)
 
 
 def _dominant(log_vars):

@@ -3,7 +3,6 @@ a hand computation as the authors' code does them, the errors, the
 prototypes in real checkpoints (tools/train.py and the Runner on AV-Digits)
 and identical ranks under DDP (2 processes)."""
 import glob
-import itertools
 import os.path as osp
 
 import pytest
@@ -15,7 +14,6 @@ from conftest import REPO, data_root_cfg_options
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.logging import MessageHub
 from runs import build_runner, train_tool
 
 from mmdr.registry import DATASETS, MODELS
@@ -71,24 +69,6 @@ def _class_means(model, batches):
         m: torch.stack([sums[m][c] / counts[c] for c in range(NUM_CLASSES)])
         for m in WIDTHS
     }
-
-
-_HUBS = itertools.count()
-
-
-@pytest.fixture
-def epoch_info():
-    """Sets the epoch that balancers read (1-based); a fresh message hub
-    afterwards leaves later tests at epoch 1."""
-    # The newest instance is the current one: new names every time.
-    name = f'pmr_test_{next(_HUBS)}'
-    hub = MessageHub.get_instance(name)
-
-    def set_epoch(epoch):
-        hub.update_info('epoch', epoch - 1)
-
-    yield set_epoch
-    MessageHub.get_instance(f'{name}_done')
 
 
 def test_buffers_have_a_prototype_per_class_and_modality():
@@ -176,11 +156,11 @@ def _hand_loss(model, feats, labels, alpha):
 
 
 @pytest.mark.parametrize('weaker', ['audio', 'visual'])
-def test_loss_adds_the_weaker_modalitys_prototype_loss(weaker, epoch_info):
+def test_loss_adds_the_weaker_modalitys_prototype_loss(weaker, epoch):
     alpha = 1.7
     model = _pmr(alpha=alpha, proto_fraction=1.0)
     model.balancer.compute_prototypes(model, BATCHES, 1)
-    epoch_info(1)
+    epoch(1)
     data = BATCHES[3]
     labels = torch.stack([s.gt_labels.item
                           for s in data['data_samples']]).view(-1)
@@ -211,10 +191,10 @@ def test_loss_adds_the_weaker_modalitys_prototype_loss(weaker, epoch_info):
     assert feats[weaker].grad.abs().sum() > 0 and feats[other].grad is None
 
 
-def test_outside_its_epochs_the_loss_is_the_fused_loss(epoch_info):
+def test_outside_its_epochs_the_loss_is_the_fused_loss(epoch):
     model = _pmr(begin_epoch=2, end_epoch=3, proto_fraction=1.0)
     model.balancer.compute_prototypes(model, BATCHES, 1)
-    epoch_info(1)
+    epoch(1)
     data = BATCHES[0]
     feats = model.extract_feat({
         m: torch.stack(x)
@@ -226,18 +206,18 @@ def test_outside_its_epochs_the_loss_is_the_fused_loss(epoch_info):
         losses['loss_cls'],
         model.cls_head.loss(model.fusion(feats),
                             data['data_samples'])['loss_cls'])
-    epoch_info(4)  # after end_epoch: no prototypes needed
+    epoch(4)  # after end_epoch: no prototypes needed
     model.balancer.loss(model, feats, data['data_samples'])
 
 
-def test_training_without_fresh_prototypes_names_the_hook(epoch_info):
+def test_training_without_fresh_prototypes_names_the_hook(epoch):
     model = _pmr()
     data = BATCHES[0]
     inputs = {m: torch.stack(x) for m, x in data['inputs'].items()}
     with pytest.raises(RuntimeError, match='never computed.*BalancerHook'):
         model.loss(inputs, data['data_samples'])
     model.balancer.compute_prototypes(model, BATCHES, 1)
-    epoch_info(2)
+    epoch(2)
     with pytest.raises(RuntimeError, match='last computed for epoch 1'):
         model.loss(inputs, data['data_samples'])
 

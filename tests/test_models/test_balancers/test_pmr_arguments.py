@@ -7,7 +7,6 @@ import types
 import pytest
 import torch
 from balancer_models import NUM_CLASSES, batch, build
-from mmengine.logging import MessageHub
 from mmengine.runner import EpochBasedTrainLoop
 
 from mmdr.models.balancers import PMR
@@ -26,23 +25,6 @@ def _labels(data):
 def test_every_batch_holds_every_class():
     for data in BATCHES:
         assert set(_labels(data).view(-1).tolist()) == set(range(NUM_CLASSES))
-
-
-@pytest.fixture
-def epoch():
-    """Sets the training epoch (counted from 1) that the balancer reads
-    from mmengine's message hub; restored afterwards."""
-    hub = MessageHub.get_current_instance()
-    saved = hub.get_info('epoch')
-
-    def set_epoch(value):
-        hub.update_info('epoch', value - 1)
-
-    yield set_epoch
-    if saved is None:
-        hub.runtime_info.pop('epoch', None)
-    else:
-        hub.update_info('epoch', saved)
 
 
 def _pmr(**kwargs):

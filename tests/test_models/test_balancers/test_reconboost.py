@@ -4,7 +4,6 @@ loop written out here (train.py's ``main`` with ``DynamicNet``, train_MSA.py
 for three modalities), the documented effect of every
 argument, the refusals, and identical replicas under DDP (2 processes)."""
 import copy
-import itertools
 import os.path as osp
 import types
 from unittest import mock
@@ -17,7 +16,6 @@ from balancer_models import NUM_CLASSES, THREE_ENCODERS, WIDTHS, batch, build
 from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
 from mmaction.structures import ActionDataSample
-from mmengine.logging import MessageHub
 from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
@@ -42,7 +40,6 @@ ENCODERS = dict(
     visual=dict(
         type='MLPEncoder', in_channels=WIDTHS['visual'],
         hidden_channels=(9, )))
-_HUBS = itertools.count()
 BATCHES = [batch(n=8, seed=seed) for seed in (2, 3)]
 
 
@@ -51,21 +48,6 @@ def _reconboost(**kwargs):
         encoders=ENCODERS,
         unimodal_head=UNIMODAL_HEAD,
         balancer=dict(type='ReconBoost', **kwargs))
-
-
-@pytest.fixture
-def epoch():
-    """Sets the epoch that balancers read (1-based); a fresh message hub
-    afterwards leaves later tests at epoch 1."""
-    # The newest instance is the current one: new names every time.
-    name = f'reconboost_test_{next(_HUBS)}'
-    hub = MessageHub.get_instance(name)
-
-    def set_epoch(value):
-        hub.update_info('epoch', value - 1)
-
-    yield set_epoch
-    MessageHub.get_instance(f'{name}_done')
 
 
 def _sgd(params):
@@ -530,7 +512,6 @@ def test_replicas_stay_identical_under_ddp(avdigits_root, tmp_path):
         assert torch.equal(value, ranks[1][name]), name
     with pytest.raises(AssertionError, match='find_unused_parameters=True'):
         train_tool(
-            tmp_path / 'refused',
-            [*options, 'find_unused_parameters=False'],
+            tmp_path / 'refused', [*options, 'find_unused_parameters=False'],
             nproc=2,
             config=config)
