@@ -240,7 +240,7 @@ class MLA(BaseBalancer):
         Returns:
             torch.Tensor: (N, D).
         """
-        return model.fusion.projections[modality](feature)
+        return model.fusion.project(modality, feature)
 
     def _trained_params(self, model: 'MultiModalRecognizer',
                         modality: str) -> List[nn.Parameter]:

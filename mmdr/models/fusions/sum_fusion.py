@@ -38,6 +38,18 @@ class SumFusion(BaseFusion):
         """int: Width of the projections."""
         return self.out_channels
 
+    def project(self, modality: str, feat: torch.Tensor) -> torch.Tensor:
+        """One modality's feature projected to the common width.
+
+        Args:
+            modality (str): The modality.
+            feat (torch.Tensor): (N, D_m) its features.
+
+        Returns:
+            torch.Tensor: Shape (N, out_channels).
+        """
+        return self.projections[modality](feat)
+
     def fuse(self, feats: Dict[str, torch.Tensor]) -> torch.Tensor:
         """Sum the projected features.
 
@@ -47,4 +59,4 @@ class SumFusion(BaseFusion):
         Returns:
             torch.Tensor: Shape (N, out_channels).
         """
-        return sum(self.projections[m](feats[m]) for m in self.modalities)
+        return sum(self.project(m, feats[m]) for m in self.modalities)
