@@ -5,9 +5,8 @@
 # configs/_base_/methods/<method>.py into the config.
 # OGM-GE, PMR, Greedy and OPM are defined for two modalities (their papers
 # and code compare an audio and a visual score, or connect two branches):
-# three-modality settings exclude them. UMT is not listed: its teachers are
-# the `alone` runs, which a list cannot name yet (configs/umt_avdigits.py
-# shows the runs to make first).
+# three-modality settings exclude them. UMT distils from the `alone` runs
+# of its setting and seed, and runs after them.
 two_modality_only = ['ogm_ge', 'pmr', 'greedy', 'opm']
 
 settings = [
@@ -28,6 +27,6 @@ settings = [
 methods = [
     'jt', 'dr', 'ogm_ge', 'mmpareto', 'pmr', 'unimodal_aux_loss',
     'gradient_blending', 'greedy', 'agm', 'mla', 'reconboost', 'opm',
-    'mmcosine', 'ume', 'alone'
+    'mmcosine', 'ume', 'alone', 'umt'
 ]
 seeds = [0, 1, 2]

@@ -12,7 +12,9 @@ A *setting* is a joint-training config (``configs/jt_<rest>.py``). A
   ``model.modalities=[m]``: the encoder trained on its own, the reference
   of the imbalance measure;
 - any other name: the fragment ``configs/_base_/methods/<name>.py`` merged
-  into the config (e.g. ``ogm_ge``, ``unimodal_aux_loss``).
+  into the config (e.g. ``ogm_ge``, ``unimodal_aux_loss``). A method that
+  distils from teachers trained alone (UMT) gets the ``alone`` runs of its
+  setting and seed as teachers, and runs after them.
 
 Run folders are ``WORK_DIR/<setting>/<method>/seed<N>/``:
 ``composed/config.py`` (the composed config; mmengine's Runner writes its
@@ -22,6 +24,7 @@ own ``config.py``, with the seed and work dir, next to its checkpoints),
 testing finished) and ``result.json`` (everything, once the probes are
 fitted), both written atomically.
 """
+import copy
 import glob
 import os.path as osp
 from dataclasses import dataclass, field
@@ -74,12 +77,15 @@ class Run:
         seed (int): Seed.
         cfg (Config): The composed config.
         work_dir (str): The run's folder (absolute).
+        needs (tuple[str]): Names of the runs that must have finished
+            before this one starts (a UMT run's teachers).
     """
     setting: str
     method: str
     seed: int
     cfg: Config
     work_dir: str
+    needs: Tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -199,6 +205,34 @@ def compose(config: str, method: str,
     return [(method, cfg)]
 
 
+def distils_from_alone_runs(cfg: Config) -> bool:
+    """Whether the config's method takes teachers trained alone (UMT)."""
+    balancer = cfg.model.get('balancer') or {}
+    return balancer.get('type') == 'UMT'
+
+
+def alone_teachers(cfg: Config, work_dir: str, setting: str,
+                   seed: int) -> Dict[str, str]:
+    """The ``alone`` run folders of a setting and seed, by modality: a UMT
+    run's teachers (each folder's one ``best_*.pth``).
+
+    Args:
+        cfg (Config): The run's config.
+        work_dir (str): The benchmark's folder.
+        setting (str): The setting's name.
+        seed (int): The seed.
+
+    Returns:
+        dict[str, str]: Modality to the absolute run folder.
+    """
+    modalities = cfg.model.get('modalities') or list(cfg.model.encoders)
+    return {
+        m:
+        osp.abspath(osp.join(work_dir, setting, f'alone-{m}', f'seed{seed}'))
+        for m in modalities
+    }
+
+
 def selection_metric(cfg: Config) -> str:
     """The validation metric the checkpoint is selected on (and reported
     on the test split), e.g. ``acc/top1``."""
@@ -281,6 +315,17 @@ def plan(settings: Sequence[Setting],
                     cfg.merge_from_dict(cfg_options)
                 if setting.cfg_options:
                     cfg.merge_from_dict(setting.cfg_options)
+                if distils_from_alone_runs(cfg):
+                    if 'alone' not in methods or not setting.takes('alone'):
+                        problems.append(
+                            f'method {method!r} on setting {setting.name!r} '
+                            'distils from the encoders trained alone: add '
+                            'alone to the methods (and let the setting take '
+                            'it)')
+                        continue
+                    # The first seed's teachers: the model is only built.
+                    cfg.model.balancer.teachers = alone_teachers(
+                        cfg, work_dir, setting.name, seeds[0] if seeds else 0)
                 problem = _check(cfg, check_models)
                 if problem:
                     problems.append(
@@ -295,14 +340,28 @@ def plan(settings: Sequence[Setting],
     if problems:
         raise BenchmarkError('\n'.join(problems))
     runs = [
-        Run(
-            setting.name, run_method, seed, cfg,
-            osp.abspath(
-                osp.join(work_dir, setting.name, run_method, f'seed{seed}')))
+        _run(setting.name, run_method, seed, cfg, work_dir)
         for setting in settings for seed in seeds
         for s, run_method, cfg in composed if s is setting
     ]
+    # Runs that wait for others come last, so that what they wait for has
+    # started before them with any number of jobs.
+    runs.sort(key=lambda run: bool(run.needs))
     return runs, skipped
+
+
+def _run(setting: str, method: str, seed: int, cfg: Config,
+         work_dir: str) -> Run:
+    """A run of the plan; a UMT run with its teachers and what it needs."""
+    needs = ()
+    if distils_from_alone_runs(cfg):
+        cfg = copy.deepcopy(cfg)
+        teachers = alone_teachers(cfg, work_dir, setting, seed)
+        cfg.model.balancer.teachers = teachers
+        needs = tuple(f'{setting}/alone-{m}/seed{seed}' for m in teachers)
+    return Run(setting, method, seed, cfg,
+               osp.abspath(osp.join(work_dir, setting, method, f'seed{seed}')),
+               needs)
 
 
 def _check(cfg: Config, check_model: bool) -> str:

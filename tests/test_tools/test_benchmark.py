@@ -20,28 +20,30 @@ from runs import run_tool, run_tool_main
 from mmdr.analysis import (imbalance, paired_difference, summarize,
                            unimodal_probes)
 from mmdr.analysis.benchmark_report import fmt_interval
-from mmdr.analysis.benchmark_runs import Setting, plan
+from mmdr.analysis.benchmark_runs import BenchmarkError, Setting, plan
 from mmdr.utils import register_all_modules
 
 register_all_modules()
 
 CONFIGS = osp.join(REPO, 'configs')
 METHODS = osp.join(CONFIGS, '_base_', 'methods')
+#: In the plan's order: UMT's runs wait for the alone runs, so come last.
 RUNS = [(method, seed) for seed in (0, 1)
-        for method in ('jt', 'dr', 'alone-fou', 'alone-mor')]
+        for method in ('jt', 'dr', 'alone-fou', 'alone-mor')] + [('umt', 0),
+                                                                 ('umt', 1)]
 
 
-def _benchmark(work, mfeat_root):
+def _benchmark(work, mfeat_root, methods=('jt', 'dr', 'alone', 'umt')):
     return run_tool('analysis/benchmark.py', '--configs', 'jt_mfeat_fou_mor',
-                    '--methods', 'jt', 'dr', 'alone', '--seeds', 0, 1,
-                    '--work-dir', work, '--jobs', 2, '--threads', 1,
-                    '--cfg-options', *data_root_cfg_options(mfeat_root),
+                    '--methods', *methods, '--seeds', 0, 1, '--work-dir', work,
+                    '--jobs', 2, '--threads', 1, '--cfg-options',
+                    *data_root_cfg_options(mfeat_root),
                     'train_cfg.max_epochs=2')
 
 
 @pytest.fixture(scope='session')
 def benchmark(mfeat_root, tmp_path_factory):
-    """The benchmark's 8 runs, made once per test session (read only: a
+    """The benchmark's 10 runs, made once per test session (read only: a
     test that changes them works on a copy)."""
 
     def make(folder):
@@ -95,6 +97,15 @@ def test_report_holds_the_runs_and_their_statistics(benchmark, mfeat_root):
         else:
             assert 'modalities' not in cfg.model
             assert list(r['probe']) == ['fou', 'mor']
+    # UMT distilled from the encoders its seed trained alone.
+    for seed in (0, 1):
+        log = (work / 'mfeat_fou_mor' / 'umt' / f'seed{seed}' /
+               'train.log').read_text()
+        for m in ('fou', 'mor'):
+            teacher = (
+                work / 'mfeat_fou_mor' / f'alone-{m}' / f'seed{seed}' /
+                results[f'alone-{m}', seed]['best_ckpt'])
+            assert f'UMT: the {m} teacher is {teacher}' in log
     # D&R's first diagnosis is after epoch 7: in 2 epochs the twin trains
     # exactly as joint training with the same seed.
     for seed in (0, 1):
@@ -126,11 +137,12 @@ def test_report_holds_the_runs_and_their_statistics(benchmark, mfeat_root):
 
     # results.md: the statistics of those values, in percent.
     markdown = open(work / 'results.md').read()
-    assert ('Command: `python ' +
-            osp.join(REPO, 'tools', 'analysis', 'benchmark.py') +
-            ' --configs jt_mfeat_fou_mor --methods jt dr alone') in markdown
-    assert 'Seeds: 0 1; methods: jt dr alone' in markdown
-    assert 'Runs: 8 of 8 finished (8 trained)' in markdown
+    assert (
+        'Command: `python ' +
+        osp.join(REPO, 'tools', 'analysis', 'benchmark.py') +
+        ' --configs jt_mfeat_fou_mor --methods jt dr alone umt') in markdown
+    assert 'Seeds: 0 1; methods: jt dr alone umt' in markdown
+    assert 'Runs: 10 of 10 finished (10 trained)' in markdown
     assert re.search(r'wall time of this command \d+\.\d s', markdown)
 
     def per_seed(method, value):
@@ -145,7 +157,7 @@ def test_report_holds_the_runs_and_their_statistics(benchmark, mfeat_root):
 
     table = _table(markdown, 'mfeat_fou_mor')
     assert [row['method']
-            for row in table] == ['jt', 'dr', 'alone-fou', 'alone-mor']
+            for row in table] == ['jt', 'dr', 'alone-fou', 'alone-mor', 'umt']
     jt_test = per_seed('jt', lambda r: r['test']['acc/top1'])
     for row in table:
         method = row['method']
@@ -177,10 +189,14 @@ def _files(run_dir):
 @pytest.mark.slow
 def test_interrupted_benchmark_reruns_only_the_missing_runs(
         benchmark, mfeat_root, tmp_path):
+    # On a copy, without UMT: its configs name the teachers' folders in the
+    # original, so a copy would not reuse its runs (changed_config).
     work = tmp_path / 'work'
     shutil.copytree(benchmark[0], work)
     setting = work / 'mfeat_fou_mor'
-    before = {run: _result(work, *run) for run in RUNS}
+    shutil.rmtree(setting / 'umt')
+    runs = [run for run in RUNS if run[0] != 'umt']
+    before = {run: _result(work, *run) for run in runs}
     # The benchmark was killed during epoch 2 of jt/seed1 (its checkpoint
     # of epoch 1 is the last), before alone-mor/seed1 began.
     killed = setting / 'jt' / 'seed1'
@@ -194,10 +210,10 @@ def test_interrupted_benchmark_reruns_only_the_missing_runs(
             path.unlink()
     untouched = {
         run: _files(setting / run[0] / f'seed{run[1]}')
-        for run in RUNS if run not in (('jt', 1), ('alone-mor', 1))
+        for run in runs if run not in (('jt', 1), ('alone-mor', 1))
     }
 
-    result = _benchmark(work, mfeat_root)
+    result = _benchmark(work, mfeat_root, methods=('jt', 'dr', 'alone'))
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert 'mfeat_fou_mor/jt/seed1 (resumed)' in result.stdout
     assert 'mfeat_fou_mor/alone-mor/seed1 (trained)' in result.stdout
@@ -260,6 +276,32 @@ def test_bad_lists_fail_before_any_run(tmp_path, monkeypatch, capsys):
     # Four problems, all named at once.
     assert len(err.split('nothing was run:\n')[1].strip().splitlines()) == 4
     assert not work.exists()
+
+
+def test_umt_learns_from_the_alone_runs_of_its_setting_and_seed():
+    jt = osp.join(CONFIGS, 'jt_mfeat_fou_mor.py')
+    runs, _ = plan([Setting('fm', jt)], ['umt', 'jt', 'alone'], [0, 3], 'wd',
+                   METHODS)
+    names = [r.name for r in runs]
+    # The UMT runs wait for their teachers, so they come last.
+    assert names == [
+        'fm/jt/seed0', 'fm/alone-fou/seed0', 'fm/alone-mor/seed0',
+        'fm/jt/seed3', 'fm/alone-fou/seed3', 'fm/alone-mor/seed3',
+        'fm/umt/seed0', 'fm/umt/seed3'
+    ]
+    for run in runs[-2:]:
+        assert run.cfg.model.balancer.teachers == {
+            m: osp.abspath(f'wd/fm/alone-{m}/seed{run.seed}')
+            for m in ('fou', 'mor')
+        }
+        assert run.needs == (f'fm/alone-fou/seed{run.seed}',
+                             f'fm/alone-mor/seed{run.seed}')
+    assert all(r.needs == () for r in runs[:-2])
+    with pytest.raises(
+            BenchmarkError,
+            match="method 'umt' on setting 'fm' distils from the encoders "
+            'trained alone: add alone to the methods'):
+        plan([Setting('fm', jt)], ['jt', 'umt'], [0], 'wd', METHODS)
 
 
 def test_methods_compose_the_joint_training_config():
@@ -332,9 +374,8 @@ def test_shipped_lists_compose_and_build(name, monkeypatch):
     runs, skipped = plan(
         settings, methods, seeds, 'wd', METHODS, check_models=name == 'cpu')
     three = {'mfeat', 'mfeat_noise'} if name == 'cpu' else {'mosi'}
-    two_only = ['ogm_ge', 'pmr', 'greedy', 'opm'] if name == 'cpu' else [
-        'ogm_ge', 'pmr'
-    ]
+    two_only = ['ogm_ge', 'pmr', 'greedy', 'opm'
+                ] if name == 'cpu' else ['ogm_ge', 'pmr']
     assert skipped == {
         s.name: two_only if s.name in three else []
         for s in settings

@@ -37,8 +37,8 @@ import os.path as osp
 import shlex
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import List, Optional
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from typing import Callable, Dict, List, Optional
 
 from benchmark_executor import RunExecutor
 from mmengine.config import Config, DictAction
@@ -157,6 +157,27 @@ def load_settings(list_file: str, configs: Optional[List[str]]) -> tuple:
     return settings, methods, seeds, problems
 
 
+def run_after(executor: Callable, needed: Dict[str, Future]) -> Callable:
+    """The executor of a run, once the runs it needs (a UMT run's teachers,
+    the alone runs) have finished; it fails if one of them failed.
+
+    Args:
+        executor (Callable): What trains, tests and probes a run.
+        needed (dict[str, Future]): Run name to its future.
+
+    Returns:
+        Callable: The executor that waits first.
+    """
+
+    def execute(run: br.Run):
+        for name, future in needed.items():
+            if future.exception() is not None:  # waits for it
+                raise RuntimeError(f'it needs {name}, which failed')
+        return executor(run)
+
+    return execute
+
+
 def main() -> None:
     start = time.perf_counter()
     args = parse_args()
@@ -192,7 +213,11 @@ def main() -> None:
     # own training process, a failed run must not end the others (a Pool
     # re-raises the first error) and the probes share this process's lock.
     pool = ThreadPoolExecutor(max_workers=args.jobs)
-    futures = {pool.submit(executor, run): run for run in runs}
+    futures, by_name = {}, {}
+    for run in runs:  # a run's needs come before it (plan's order)
+        needed = {name: by_name[name] for name in run.needs}
+        by_name[run.name] = pool.submit(run_after(executor, needed), run)
+        futures[by_name[run.name]] = run
     try:
         for done, future in enumerate(as_completed(futures), 1):
             run = futures[future]
