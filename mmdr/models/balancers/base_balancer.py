@@ -199,6 +199,20 @@ class BaseBalancer(BaseModule, metaclass=ABCMeta):
             runner (Runner): The runner.
         """
 
+    def check_epoch_based_loop(self, runner, needs: str) -> None:
+        """Raise unless the run trains by epochs.
+
+        Args:
+            runner (Runner): The runner.
+            needs (str): What the method does by epochs, for the message
+                (e.g. ``'computes prototypes before every epoch'``).
+        """
+        from mmengine.runner import EpochBasedTrainLoop
+        if not isinstance(runner.train_loop, EpochBasedTrainLoop):
+            raise TypeError(f'{self.name} {needs}; train_cfg builds a '
+                            f'{type(runner.train_loop).__name__}. Use '
+                            "train_cfg=dict(type='EpochBasedTrainLoop', ...).")
+
     def check_ddp_finds_unused_parameters(self, runner) -> None:
         """Raise if DDP would wait for gradients that a step of this method
         leaves out (one modality per step, a fused head never trained).

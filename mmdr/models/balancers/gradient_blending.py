@@ -332,12 +332,8 @@ class GradientBlending(BaseBalancer):
         Args:
             runner (Runner): The runner; ``runner.epoch`` epochs are done.
         """
-        from mmengine.runner import EpochBasedTrainLoop
-        if not isinstance(runner.train_loop, EpochBasedTrainLoop):
-            raise TypeError(
-                'GradientBlending estimates its weights every interval '
-                f'epochs; train_cfg builds a {type(runner.train_loop).__name__}'
-                ". Use train_cfg=dict(type='EpochBasedTrainLoop', ...).")
+        self.check_epoch_based_loop(
+            runner, 'estimates its weights every interval epochs')
         # Every epoch, a resumed run too: no held-out sample is trained on.
         self._check_sampler(runner.train_dataloader.sampler)
         epoch = runner.epoch + 1

@@ -269,12 +269,8 @@ class PMR(BaseBalancer):
         Args:
             runner (Runner): The runner; ``runner.epoch`` epochs are done.
         """
-        from mmengine.runner import EpochBasedTrainLoop
-        if not isinstance(runner.train_loop, EpochBasedTrainLoop):
-            raise TypeError(
-                'PMR computes prototypes before every epoch; train_cfg '
-                f'builds a {type(runner.train_loop).__name__}. Use '
-                "train_cfg=dict(type='EpochBasedTrainLoop', ...).")
+        self.check_epoch_based_loop(runner,
+                                    'computes prototypes before every epoch')
         epoch = runner.epoch + 1
         if epoch > self.end_epoch:
             return

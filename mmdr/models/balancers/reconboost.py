@@ -432,12 +432,8 @@ class ReconBoost(BaseBalancer):
         Args:
             runner (Runner): The runner; ``runner.epoch`` epochs are done.
         """
-        from mmengine.runner import EpochBasedTrainLoop
-        if not isinstance(runner.train_loop, EpochBasedTrainLoop):
-            raise TypeError(
-                'ReconBoost alternates the modalities by epochs; train_cfg '
-                f'builds a {type(runner.train_loop).__name__}. Use '
-                "train_cfg=dict(type='EpochBasedTrainLoop', ...).")
+        self.check_epoch_based_loop(runner,
+                                    'alternates the modalities by epochs')
         self.check_ddp_finds_unused_parameters(runner)
         epoch = runner.epoch + 1
         if self.start_epoch(epoch, runner.optim_wrapper):
