@@ -1,5 +1,6 @@
 from .agm import AGM
 from .base_balancer import BaseBalancer, gt_labels, true_class_scores
+from .cml import CML, calibration_terms, removal_logits
 from .gradient_blending import GradientBlending, HeldOutSampler
 from .greedy import Greedy
 from .mla import MLA
@@ -20,5 +21,6 @@ __all__ = [
     'drop_features', 'drop_probabilities', 'UnimodalAuxLoss', 'PMR',
     'prototype_coefficients', 'prototype_logits', 'update_prototypes',
     'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME',
-    'ensemble_logits', 'UMT', 'MLA'
+    'ensemble_logits', 'UMT', 'MLA', 'CML', 'calibration_terms',
+    'removal_logits'
 ]
