@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import THREE_ENCODERS, WIDTHS, batch, build
+from balancer_models import THREE_ENCODERS, batch, build
 from conftest import REPO
 from mmengine.config import Config
 
