@@ -101,7 +101,13 @@ class CML(BaseBalancer):
     the regulariser's batch sum (``max(0, sum(conf_fewer - conf_more))``)
     instead of each sample's term, computes but does not apply the sign,
     and removes the same modality from every sample, in an order drawn per
-    epoch; we follow the authors.
+    epoch; we follow the authors. The removal itself is BalanceMM's (the
+    removed modality's features zeroed at the concatenation head, the
+    encoders run once); the authors' ``miwae`` replaces a removed view's
+    raw input by its training mean, which a network of separate encoders
+    has no counterpart of without rerunning them. The head's dropout, if
+    any, applies to the full input only (the subtracted slices have none;
+    BalanceMM's fusion layer has none).
 
     The summed regulariser grows with the batch; under DDP, which averages
     gradients over the ranks, each rank's sum is multiplied by the number
