@@ -237,11 +237,7 @@ class InfoReg(BaseBalancer):
         self.register_buffer('rates', torch.zeros(num, dtype=torch.float64))
         for m in modalities:
             self.register_buffer(
-                self._anchor_name(m),
-                torch.cat([
-                    p.detach().flatten()
-                    for p in self._regulated(model.encoders[m])
-                ]))
+                self._anchor_name(m), self._flat_parameters(model.encoders[m]))
 
     @staticmethod
     def _anchor_name(modality: str) -> str:
@@ -251,6 +247,12 @@ class InfoReg(BaseBalancer):
     def _regulated(encoder: nn.Module) -> List[nn.Parameter]:
         # The code regulates every trainable parameter of the encoder.
         return [p for p in encoder.parameters() if p.requires_grad]
+
+    @classmethod
+    def _flat_parameters(cls, encoder: nn.Module) -> torch.Tensor:
+        # One flat copy: the code's deepcopy of the model, of what it uses.
+        return torch.cat(
+            [p.detach().flatten() for p in cls._regulated(encoder)])
 
     def before_train_epoch(self, runner) -> None:
         """Record the finished epoch's traces, compute this epoch's rates
@@ -288,10 +290,7 @@ class InfoReg(BaseBalancer):
             self.rates[i] = acquisition_rate(row, recorded)
         for m in self.modalities:
             getattr(self, self._anchor_name(m)).copy_(
-                torch.cat([
-                    p.detach().flatten()
-                    for p in self._regulated(model.encoders[m])
-                ]))
+                self._flat_parameters(model.encoders[m]))
         self.anchored_epoch.fill_(epoch)
 
     def window_open(self) -> List[bool]:
