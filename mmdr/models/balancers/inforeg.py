@@ -140,12 +140,21 @@ class InfoReg(BaseBalancer):
     ten-zero lists), ``epochs_recorded``, the epoch being trained
     (``anchored_epoch``) and its rates (``rates``).
 
+    The trace sums each step's per-layer means of the squared gradients,
+    where the code sums the squares over the epoch and takes the means at
+    its end: equal up to rounding, without a copy of every weight. Where the
+    newest average trace is 0 the code divides by zero; here the window is
+    closed (``k = 0``).
+
     Where the code is tied to its audio-visual data, this class is not:
     the code computes ``k`` from the audio trace alone and uses it for
     either modality; here each modality's own trace gates its regulation
     (``window_modality`` names one modality's trace to gate both, as the
     code: ``'audio'``). The code's strengths, 0.95 for audio and 0.1 for
     visual, are a dict ``strength``; one float applies to either.
+
+    A step trains on one batch: ``optim_wrapper.accumulative_counts`` other
+    than 1 is refused. BalanceBenchmark's toolkit has no InfoReg.
 
     Paper: Huang, Wei, Yang and Hu, "Adaptive Unimodal Regulation for
     Balanced Multimodal Information Acquisition", CVPR 2025.
