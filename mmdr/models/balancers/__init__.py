@@ -3,6 +3,7 @@ from .base_balancer import BaseBalancer, gt_labels, true_class_scores
 from .cml import CML, calibration_terms, removal_logits
 from .gradient_blending import GradientBlending, HeldOutSampler
 from .greedy import Greedy
+from .inforeg import InfoReg
 from .mla import MLA
 from .mmcosine import MMCosine, cosine_logits
 from .mmpareto import MMPareto
@@ -15,12 +16,4 @@ from .ume import UME, ensemble_logits
 from .umt import UMT
 from .unimodal_aux_loss import UnimodalAuxLoss
 
-__all__ = [
-    'BaseBalancer', 'gt_labels', 'true_class_scores', 'MMCosine',
-    'cosine_logits', 'MMPareto', 'OGMGE', 'modulation_coefficients', 'OPM',
-    'drop_features', 'drop_probabilities', 'UnimodalAuxLoss', 'PMR',
-    'prototype_coefficients', 'prototype_logits', 'update_prototypes',
-    'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME',
-    'ensemble_logits', 'UMT', 'MLA', 'CML', 'calibration_terms',
-    'removal_logits'
-]
+__all__ = ['BaseBalancer', 'gt_labels', 'true_class_scores', 'MMCosine', 'cosine_logits', 'MMPareto', 'OGMGE', 'modulation_coefficients', 'OPM', 'drop_features', 'drop_probabilities', 'UnimodalAuxLoss', 'PMR', 'prototype_coefficients', 'prototype_logits', 'update_prototypes', 'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME', 'ensemble_logits', 'UMT', 'MLA', 'CML', 'calibration_terms', 'removal_logits', 'InfoReg']
