@@ -16,4 +16,12 @@ from .ume import UME, ensemble_logits
 from .umt import UMT
 from .unimodal_aux_loss import UnimodalAuxLoss
 
-__all__ = ['BaseBalancer', 'gt_labels', 'true_class_scores', 'MMCosine', 'cosine_logits', 'MMPareto', 'OGMGE', 'modulation_coefficients', 'OPM', 'drop_features', 'drop_probabilities', 'UnimodalAuxLoss', 'PMR', 'prototype_coefficients', 'prototype_logits', 'update_prototypes', 'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME', 'ensemble_logits', 'UMT', 'MLA', 'CML', 'calibration_terms', 'removal_logits', 'InfoReg']
+__all__ = [
+    'BaseBalancer', 'gt_labels', 'true_class_scores', 'MMCosine',
+    'cosine_logits', 'MMPareto', 'OGMGE', 'modulation_coefficients', 'OPM',
+    'drop_features', 'drop_probabilities', 'UnimodalAuxLoss', 'PMR',
+    'prototype_coefficients', 'prototype_logits', 'update_prototypes',
+    'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME',
+    'ensemble_logits', 'UMT', 'MLA', 'CML', 'calibration_terms',
+    'removal_logits', 'InfoReg'
+]

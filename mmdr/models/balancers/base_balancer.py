@@ -213,6 +213,21 @@ class BaseBalancer(BaseModule, metaclass=ABCMeta):
                             f'{type(runner.train_loop).__name__}. Use '
                             "train_cfg=dict(type='EpochBasedTrainLoop', ...).")
 
+    def check_one_batch_per_step(self, needs: str) -> None:
+        """Raise if the optimiser wrapper accumulates several batches per
+        step.
+
+        Args:
+            needs (str): Why the method needs one batch per step, for the
+                message (e.g. ``'weighs the gradients of one batch'``).
+        """
+        counts = getattr(self.step_owner, '_accumulative_counts', 1)
+        if counts != 1:
+            raise ValueError(
+                f'{self.name} {needs}, but optim_wrapper.accumulative_counts='
+                f'{counts} accumulates {counts} batches per step; use '
+                'accumulative_counts=1 (a larger batch_size instead)')
+
     def check_ddp_finds_unused_parameters(self, runner) -> None:
         """Raise if DDP would wait for gradients that a step of this method
         leaves out (one modality per step, a fused head never trained).

@@ -181,16 +181,6 @@ class Greedy(BaseBalancer):
                 for m, e in model.encoders.items()
             }, self.reduction)
 
-    def _check_accumulation(self) -> None:
-        counts = getattr(self.step_owner, '_accumulative_counts', 1)
-        if counts != 1:
-            raise ValueError(
-                'Greedy measures the learning speed and chooses the next '
-                f'step after every batch, but optim_wrapper.'
-                f'accumulative_counts={counts} accumulates {counts} batches '
-                'per step; use accumulative_counts=1 (a larger batch_size '
-                'instead)')
-
     @property
     def state(self) -> RebalancingState:
         """RebalancingState: The mode of the next training step."""
@@ -220,7 +210,9 @@ class Greedy(BaseBalancer):
             fixed) and ``greedy_speed_difference`` (the last one measured).
         """
         self.check_step_owner()
-        self._check_accumulation()
+        self.check_one_batch_per_step(
+            'measures the learning speed and chooses the next step after '
+            'every batch')
         state = self.state
         fixed = model.modalities[state.modality] if state.rebalancing else None
         gated, _ = self.connection(feats, fixed=fixed, update_averages=True)

@@ -328,13 +328,8 @@ class InfoReg(BaseBalancer):
             ``inforeg_beta_<modality>`` and ``inforeg_rate_<modality>``.
         """
         self.check_step_owner()
-        counts = getattr(self.step_owner, '_accumulative_counts', 1)
-        if counts != 1:
-            raise ValueError(
-                'InfoReg compares the scores of the batch that a step '
-                f'trains on, but optim_wrapper.accumulative_counts={counts} '
-                f'accumulates {counts} batches per step; use '
-                'accumulative_counts=1 (a larger batch_size instead)')
+        self.check_one_batch_per_step(
+            'compares the scores of the batch that a step trains on')
         if int(self.anchored_epoch) == 0:
             raise RuntimeError(
                 'InfoReg anchors the encoders before every epoch through '

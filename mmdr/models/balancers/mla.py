@@ -258,12 +258,8 @@ class MLA(BaseBalancer):
                 'MLA makes one optimiser step per modality and batch, '
                 'which mixed precision (--amp, an AmpOptimWrapper) does not '
                 'support; train without --amp')
-        counts = getattr(self.step_owner, '_accumulative_counts', 1)
-        if counts != 1:
-            raise ValueError(
-                'MLA makes one optimiser step per modality and batch, but '
-                f'optim_wrapper.accumulative_counts={counts} accumulates '
-                f'{counts} batches per step; use accumulative_counts=1')
+        self.check_one_batch_per_step(
+            'makes one optimiser step per modality and batch')
 
     def loss(self, model: 'MultiModalRecognizer', feats: Dict[str,
                                                               torch.Tensor],

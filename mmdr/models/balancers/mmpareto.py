@@ -91,15 +91,6 @@ class MMPareto(BaseBalancer):
                     f'MMPareto integrates the gradients of every encoder, '
                     f'but encoder {m!r} has no parameter with requires_grad')
 
-    def _check_accumulation(self) -> None:
-        counts = getattr(self.step_owner, '_accumulative_counts', 1)
-        if counts != 1:
-            raise ValueError(
-                'MMPareto weighs the gradients of one batch, but '
-                f'optim_wrapper.accumulative_counts={counts} accumulates '
-                f'{counts} batches per step; use accumulative_counts=1 (a '
-                'larger batch_size instead)')
-
     def loss(self, model: 'MultiModalRecognizer', feats: Dict[str,
                                                               torch.Tensor],
              data_samples: List[BaseDataElement]) -> Dict[str, torch.Tensor]:
@@ -118,7 +109,7 @@ class MMPareto(BaseBalancer):
             ``mmpareto_mm_weight_<modality>`` (``k_mm``).
         """
         self.check_step_owner()
-        self._check_accumulation()
+        self.check_one_batch_per_step('weighs the gradients of one batch')
         self._directions = []
         losses = self.fused_loss(model, feats, data_samples)
         fused = sum(v for k, v in losses.items() if 'loss' in k)
