@@ -20,7 +20,8 @@ from runs import run_tool, run_tool_main
 from mmdr.analysis import (imbalance, paired_difference, summarize,
                            unimodal_probes)
 from mmdr.analysis.benchmark_report import fmt_interval
-from mmdr.analysis.benchmark_runs import BenchmarkError, Setting, plan
+from mmdr.analysis.benchmark_runs import (BenchmarkError, Setting,
+                                          known_methods, plan)
 from mmdr.utils import register_all_modules
 
 register_all_modules()
@@ -369,12 +370,14 @@ def test_shipped_lists_compose_and_build(name, monkeypatch):
     settings, methods, seeds, problems = tool.load_settings(
         osp.join(CONFIGS, 'benchmark', f'{name}.py'), None)
     assert problems == [] and seeds == [0, 1, 2]
+    if name == 'cpu':  # every shipped method, the references included
+        assert set(methods) == set(known_methods(METHODS))
     # Every method's model is built on the CPU list's small models; the
     # paper list's (ResNets, transformers) are composed only.
     runs, skipped = plan(
         settings, methods, seeds, 'wd', METHODS, check_models=name == 'cpu')
     three = {'mfeat', 'mfeat_noise'} if name == 'cpu' else {'mosi'}
-    two_only = ['ogm_ge', 'pmr', 'greedy', 'opm'
+    two_only = ['ogm_ge', 'pmr', 'greedy', 'opm', 'inforeg'
                 ] if name == 'cpu' else ['ogm_ge', 'pmr']
     assert skipped == {
         s.name: two_only if s.name in three else []
