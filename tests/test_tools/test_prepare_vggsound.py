@@ -10,7 +10,8 @@ from conftest import REPO
 from prepared_lists import list_rows, skipped_entries, train_and_test
 from runs import run_tool
 
-from mmdr.testing.av_clips import VGGSOUND_CLASSES, write_vggsound_clips
+from mmdr.testing.av_clips import (KS_FPS, VGGSOUND_CLASSES,
+                                   write_vggsound_clips)
 
 sys.path.insert(0, osp.join(REPO, 'tools', 'data', 'vggsound'))
 import prepare_vggsound as tool  # noqa: E402
@@ -80,7 +81,9 @@ def test_prepares_the_release_and_reports_missing_clips(tmp_path):
         assert [r[0] for r in rows[split]
                 ] == sorted(n for n, (_, s) in prepared.items() if s == split)
     for name, frames, label in rows['train'] + rows['test']:
-        assert frames == '4'
+        # 1-fps frames of the 3 to 4 s clip.
+        assert int(frames) == (round(info['seconds'][name] * KS_FPS) -
+                               1) // KS_FPS + 1
         assert VGGSOUND_CLASSES[int(label)] == prepared[name][0]
     assert sorted(rows['carve_train'] + rows['carve_val']) == rows['train']
     # 3 YouTube videos, one a class; a video's clips stay together.
@@ -104,7 +107,7 @@ def test_prepares_the_release_and_reports_missing_clips(tmp_path):
                      tmp_path / 'vggsound.csv', '--out', out, '--workers', '1',
                      '--val-size', '3', '--strict')
     assert rerun.returncode == 1
-    assert 'Plan: 14 clips: 14 already done, 0 to prepare' in rerun.stdout
+    assert 'Plan: 14 clips: 13 already done, 1 to prepare' in rerun.stdout
 
 
 @pytest.mark.slow
