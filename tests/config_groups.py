@@ -105,7 +105,7 @@ def _data(config: str, request) -> Tuple[str, List[str]]:
         if name.endswith(f'_{data_set}.py'):
             return request.getfixturevalue(f'{data_set}_root'), (
                 NONFINITE_ZERO_OPTIONS if data_set == 'mosei' else [])
-    for data_set in ('cremad', 'kinetics_sounds'):
+    for data_set in ('cremad', 'kinetics_sounds', 'vggsound', 'balanced_av'):
         if f'_{data_set}' in name:
             return (request.getfixturevalue(f'{data_set}_root'),
                     av_shrink_options(name))

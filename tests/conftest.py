@@ -367,6 +367,57 @@ def kinetics_sounds_root(tmp_path_factory) -> str:
     return made_once(tmp_path_factory, 'kinetics_sounds', make)
 
 
+def prepared_youtube_set(tmp_path_factory, name: str, write: Callable,
+                         annotations: str) -> str:
+    """A tiny VGGSound or BalancedAV prepared by the real tool (read only).
+
+    3 classes x (4 training + 1 test) MP4 clips (H.264 + AAC, 3-4 s,
+    64x48) written by ``mmdr.testing.av_clips``; one training clip has no
+    audio track and one has no video file (both named in ``skipped.txt``);
+    the carve keeps one YouTube video a class for validation.
+
+    Args:
+        tmp_path_factory: pytest's fixture.
+        name (str): ``'vggsound'`` or ``'balanced_av'``.
+        write (Callable): Writes the clips and the annotation file.
+        annotations (str): The annotation file's name.
+
+    Returns:
+        str: The prepared folder.
+    """
+
+    def make(base) -> str:
+        from runs import run_tool
+
+        write(str(base / 'videos'), str(base / annotations))
+        out = base / name
+        result = run_tool(f'data/{name}/prepare_{name}.py', '--videos',
+                          base / 'videos', '--annotations', base / annotations,
+                          '--out', out, '--workers', '2', '--val-size', '3')
+        assert result.returncode == 0, result.stdout + result.stderr
+        return str(out)
+
+    return made_once(tmp_path_factory, name, make)
+
+
+@pytest.fixture(scope='session')
+def vggsound_root(tmp_path_factory) -> str:
+    """A tiny VGGSound (:func:`prepared_youtube_set`) from clips named as
+    the public copies name them and a ``vggsound.csv``."""
+    from mmdr.testing.av_clips import write_vggsound_clips
+    return prepared_youtube_set(tmp_path_factory, 'vggsound',
+                                write_vggsound_clips, 'vggsound.csv')
+
+
+@pytest.fixture(scope='session')
+def balanced_av_root(tmp_path_factory) -> str:
+    """A tiny BalancedAV (:func:`prepared_youtube_set`) from clips and the
+    release's annotation json."""
+    from mmdr.testing.av_clips import write_balanced_av_clips
+    return prepared_youtube_set(tmp_path_factory, 'balanced_av',
+                                write_balanced_av_clips, 'annotations.json')
+
+
 def mult_pickle_root(tmp_path_factory, name: str, file_name: str,
                      **kwargs) -> str:
     """A folder ``name`` holding one MulT pickle and its conversion, made

@@ -12,7 +12,7 @@ from mmengine.logging import print_log
 from . import av_layout
 from .base_multimodal_dataset import BaseMultiModalDataset
 from .file_checks import file_problem
-from .splits import stratified_carve
+from .splits import stratified_group_carve
 from .transforms.audio import LoadAudioFeatureFile, LoadWaveform
 
 #: Layout and split messages already logged in this process: a data set is
@@ -267,6 +267,18 @@ class AudioVisualClipDataset(BaseMultiModalDataset):
         """
         return label
 
+    def carve_group(self, clip: str) -> str:
+        """What the carve draws a clip with (a group of clips that stay on
+        one side of it).
+
+        Args:
+            clip (str): The clip's name.
+
+        Returns:
+            str: The clip itself by default: clips are drawn one by one.
+        """
+        return clip
+
     def carve(self, sources: Sequence[str], items: List[ListRow],
               val_size: int, seed: int) -> DerivedSplit:
         """This data set's part of a stratified carve of a training list.
@@ -274,14 +286,16 @@ class AudioVisualClipDataset(BaseMultiModalDataset):
         Args:
             sources (Sequence[str]): The list files ``items`` were read from.
             items (list[ListRow]): The training list's rows.
-            val_size (int): Clips of the validation part.
+            val_size (int): Groups (:meth:`carve_group`; clips by default)
+                of the validation part.
             seed (int): Seed of the draw.
 
         Returns:
             DerivedSplit: The training or validation part (``subset``).
         """
-        train, val = stratified_carve([(row.clip, self.carve_label(row.label))
-                                       for row in items], val_size, seed)
+        train, val = stratified_group_carve(
+            [(row.clip, self.carve_label(row.label)) for row in items],
+            val_size, self.carve_group, seed)
         chosen = {clip for clip, _ in (val if self.subset == 'val' else train)}
         rows = sorted((row for row in items if row.clip in chosen),
                       key=lambda row: row.clip)

@@ -1,8 +1,5 @@
-from typing import List, Optional, Tuple
-
 from mmdr.registry import DATASETS
-from .audio_visual_clip_dataset import AudioVisualClipDataset, DerivedSplit
-from .splits import default_val_size
+from .clip_list_dataset import ClipListDataset
 
 KINETICS_SOUNDS_PREPARE_COMMAND = (
     'python tools/data/kinetics_sounds/prepare_kinetics_sounds.py '
@@ -21,15 +18,10 @@ KINETICS_SOUNDS_CLASSES = (
     'playing trumpet', 'playing violin', 'playing xylophone', 'ripping paper',
     'shoveling snow', 'shuffling cards', 'singing', 'stomping grapes',
     'tap dancing', 'tapping guitar', 'tapping pen', 'tickling')
-#: The training lists the validation carve is drawn from, by preference:
-#: the list of this line of work, else the preparation's.
-CARVE_SOURCES = ('my_train.txt', 'mmdr_train.txt')
-#: Seed of the carve made in memory: the preparation tool's default.
-SPLIT_SEED = 0
 
 
 @DATASETS.register_module()
-class KineticsSoundsDataset(AudioVisualClipDataset):
+class KineticsSoundsDataset(ClipListDataset):
     """Kinetics-Sounds: the 31 sounding classes of Kinetics-400.
 
     Reads the layout that OGM-GE's Kinetics-Sounds code reads, as
@@ -77,11 +69,15 @@ class KineticsSoundsDataset(AudioVisualClipDataset):
             ``'train'``.
         data_root (str): The prepared folder. Defaults to
             ``'data/kinetics_sounds'``.
-        kwargs: Further arguments of :class:`AudioVisualClipDataset`
+        kwargs: Further arguments of :class:`ClipListDataset`
             (``audio_suffix``, ``min_frames``, ``pipeline``, ...).
     """
 
     METAINFO = dict(classes=KINETICS_SOUNDS_CLASSES)
+    DATA_SET_NAME = 'Kinetics-Sounds'
+    #: The list of this line of work, else the preparation's.
+    CARVE_SOURCES = ('my_train.txt', 'mmdr_train.txt')
+    DATA_ROOT = 'data/kinetics_sounds'
     PREPARE_COMMAND = KINETICS_SOUNDS_PREPARE_COMMAND
     FEATURE_CONFIG = 'configs/_base_/datasets/kinetics_sounds_fbank.py'
     LISTS_OF_ABSENT_CLIPS = ('my_train.txt', 'my_test.txt')
@@ -95,60 +91,15 @@ class KineticsSoundsDataset(AudioVisualClipDataset):
             val='mmdr_carve_val.txt',
             test='mmdr_test.txt'))
 
-    def __init__(self,
-                 split: str = 'reference',
-                 subset: str = 'train',
-                 data_root: str = 'data/kinetics_sounds',
-                 **kwargs) -> None:
-        super().__init__(
-            split=split, subset=subset, data_root=data_root, **kwargs)
-
-    def parse_row(self, fields: List[str], where: str,
-                  line_index: int) -> Optional[Tuple[str, int]]:
-        """Read a ``<name>,<n>,<label>`` row.
+    def missing_list_hint(self, path: str) -> str:
+        """The lists of this line of work are copied, ours are prepared.
 
         Args:
-            fields (list[str]): The row's columns.
-            where (str): File and line, for messages.
-            line_index (int): The row's position, from 0.
+            path (str): The missing list.
 
         Returns:
-            tuple[str, int]: Clip and label.
+            str: One sentence.
         """
-        if len(fields) != 3:
-            raise ValueError(f'{where}: {len(fields)} columns, a '
-                             'Kinetics-Sounds split row is '
-                             '"<name>,<n>,<label>"')
-        label = self.parse_label(fields[2], len(self.metainfo['classes']),
-                                 where)
-        return fields[0], label
-
-    def derive_split(self, split: str, subset: str) -> Optional[DerivedSplit]:
-        """Carve the validation split out of the training list in memory.
-
-        Args:
-            split (str): The named split.
-            subset (str): The subset whose file is absent.
-
-        Returns:
-            DerivedSplit | None: The list; None for a test list.
-        """
-        if subset == 'test':
-            return None
-        carve = [self.split_file(split, s) for s in ('train', 'val')]
-        self.all_or_none(carve, 'the carve\'s lists')
-        source = next((n for n in CARVE_SOURCES if self.has_list(n)), None)
-        if source is None:
-            raise FileNotFoundError(
-                f'{type(self).__name__}: no training list in '
-                f'{self.data_root} ({" or ".join(CARVE_SOURCES)}). Put the '
-                'lists of this line of work (my_train.txt, my_test.txt) '
-                'there, or prepare the data set with: '
+        return ('Put the lists of this line of work (my_train.txt, '
+                'my_test.txt) there, or prepare the data set with: '
                 f'{self.prepare_hint(self.data_root)}')
-        items = self.read_rows(source)
-        derived = self.carve([source], items, default_val_size(len(items)),
-                             SPLIT_SEED)
-        return derived._replace(
-            note=f'{" and ".join(carve)} are not in {self.data_root}: '
-            f'{derived.note} (10 %), as prepare_kinetics_sounds.py writes '
-            'them')

@@ -1,4 +1,5 @@
-"""Write tiny CREMA-D and Kinetics-Sounds inputs in their real formats.
+"""Write tiny CREMA-D, Kinetics-Sounds, VGGSound and BalancedAV inputs in
+their real formats.
 
 * :func:`write_cremad_release`: the public CREMA-D release's layout:
   ``AudioWAV/<clip>.wav`` (16 kHz 16-bit mono, soundfile),
@@ -30,6 +31,11 @@
   speed) in ``train/`` and ``val/``, one clip without an audio track, one
   of a class outside Kinetics-Sounds, and the annotation CSV
   (``label,youtube_id,time_start,time_end,split,is_cc``).
+* :func:`write_vggsound_clips` and :func:`write_balanced_av_clips`: VGGSound
+  clips ``video/<youtube_id>_<start:06d>.mp4`` with ``vggsound.csv`` (no
+  header), BalancedAV clips ``<clip>.mp4`` with the release's annotation
+  json; in each, one clip without an audio track and one annotated clip
+  without a video file.
 * Corrupters: :func:`truncate_file` (an interrupted download: a WAV keeps
   its header, an FLV or MP4 is cut mid-tag or mid-box), :func:`write_garbage`.
 
@@ -543,3 +549,148 @@ def write_kinetics_clips(videos_dir: str,
         writer.writerows(rows)
     other = [n for n in seconds if n not in clips][0]
     return dict(clips=clips, no_audio=no_audio, other=other, seconds=seconds)
+
+
+# ------------------------------------------------- VGGSound, BalancedAV
+
+#: VGGSound classes of the default fixture (one holds a comma, as some of
+#: vggsound.csv's do, quoted there).
+VGGSOUND_CLASSES = ('cattle, bovinae cowbell', 'dog barking',
+                    'people marching')
+#: BalancedAV classes of the default fixture, in its json's order.
+BALANCED_AV_CLASSES = ('playing piano', 'lawn mowing', 'singing')
+
+
+def _write_clip_files(videos_dir: str, names: Sequence[str], seed: int,
+                      silent: str) -> Dict[str, float]:
+    """Write ``<videos_dir>/<name>.mp4`` (H.264 + AAC, 3 to 4 s; ``silent``
+    without an audio track) for every name; return their lengths."""
+    rng = np.random.default_rng(seed)
+    seconds = {}
+    for i, name in enumerate(names):
+        seconds[name] = float(rng.uniform(3.0, 4.0))
+        write_media(
+            osp.join(videos_dir, name + '.mp4'),
+            seconds[name],
+            seed * 100003 + i,
+            fps=KS_FPS,
+            audio_codec=None if name == silent else 'aac')
+    return seconds
+
+
+def write_vggsound_clips(videos_dir: str,
+                         csv_path: str,
+                         classes: Sequence[str] = VGGSOUND_CLASSES,
+                         per_class: int = 4,
+                         test_per_class: int = 1,
+                         seed: int = 0) -> Dict:
+    """Write VGGSound clips as the public copies name them and their
+    ``vggsound.csv``.
+
+    Clips are ``<videos_dir>/video/<youtube_id>_<start:06d>.mp4`` (H.264 +
+    AAC, 64x48, 3 to 4 s: shorter than the real 10 s, for speed); the csv
+    has no header, rows ``youtube_id,start,label,split`` with the start in
+    plain seconds, a label holding a comma quoted. Also: the first training
+    clip has no audio track; the last training row of the first class has
+    no video file (a video gone from YouTube); the second training clip of
+    every class is another clip of the YouTube video of its first (another
+    start).
+
+    Args:
+        videos_dir (str): Receives ``video/``.
+        csv_path (str): The csv file to write.
+        classes (Sequence[str]): Class names.
+        per_class (int): Training rows a class.
+        test_per_class (int): Test rows a class.
+        seed (int): Seed of ids and content.
+
+    Returns:
+        dict: ``clips`` (name to ``(class, split)``, every row),
+        ``no_audio``, ``missing`` (the names of those two clips),
+        ``same_video`` (pairs of clips of one video), ``seconds``.
+    """
+    rng = np.random.default_rng(seed)
+    rows, clips, same_video = [], {}, []
+    for label in classes:
+        for split, count in (('train', per_class), ('test', test_per_class)):
+            for i in range(count):
+                start = int(rng.integers(0, 300))
+                youtube_id = _youtube_id(rng)
+                if split == 'train' and i == 1:  # the previous row's video
+                    youtube_id, start = rows[-1][0], rows[-1][1] + 10
+                name = f'{youtube_id}_{start:06d}'
+                if split == 'train' and i == 1:
+                    same_video.append((list(clips)[-1], name))
+                rows.append([youtube_id, start, label, split])
+                clips[name] = (label, split)
+    train = [n for n, (_, s) in clips.items() if s == 'train']
+    no_audio = train[0]
+    missing = train[per_class - 1]
+    seconds = _write_clip_files(
+        osp.join(videos_dir, 'video'), [n for n in clips if n != missing],
+        seed, no_audio)
+    with open(csv_path, 'w', newline='') as f:
+        csv.writer(f, lineterminator='\n').writerows(rows)
+    return dict(
+        clips=clips,
+        no_audio=no_audio,
+        missing=missing,
+        same_video=same_video,
+        seconds=seconds)
+
+
+def write_balanced_av_clips(videos_dir: str,
+                            json_path: str,
+                            classes: Sequence[str] = BALANCED_AV_CLASSES,
+                            per_class: int = 4,
+                            test_per_class: int = 1,
+                            seed: int = 0) -> Dict:
+    """Write BalancedAV clips ``<videos_dir>/<clip>.mp4`` and the release's
+    annotation json.
+
+    The json is ``{"labels": classes, "database": {<clip>: {"subset":
+    "training" | "validation" | "testing", "label": <class>}}}``, clips
+    named ``<youtube_id>_<start:06d>_<end:06d>``. Every class has
+    ``per_class`` training, ``test_per_class`` testing and one validation
+    clip (annotated, no video: the tools prepare none). Also: the first
+    training clip has no audio track, the last training clip of the first
+    class has no video file.
+
+    Args:
+        videos_dir (str): Receives the clips.
+        json_path (str): The json file to write.
+        classes (Sequence[str]): Class names, in label order.
+        per_class (int): Training clips a class.
+        test_per_class (int): Testing clips a class.
+        seed (int): Seed of ids and content.
+
+    Returns:
+        dict: ``clips`` (name to ``(class, subset)``), ``no_audio``,
+        ``missing``, ``seconds``.
+    """
+    import json
+
+    rng = np.random.default_rng(seed)
+    clips = {}
+    for label in classes:
+        for subset, count in (('training', per_class),
+                              ('testing', test_per_class), ('validation', 1)):
+            for _ in range(count):
+                start = int(rng.integers(0, 300))
+                name = kinetics_name(_youtube_id(rng), start, start + 10)
+                clips[name] = (label, subset)
+    train = [n for n, (_, s) in clips.items() if s == 'training']
+    no_audio, missing = train[0], train[per_class - 1]
+    seconds = _write_clip_files(videos_dir, [
+        n for n, (_, s) in clips.items() if s != 'validation' and n != missing
+    ], seed, no_audio)
+    with open(json_path, 'w') as f:
+        json.dump(
+            dict(
+                labels=list(classes),
+                database={
+                    n: dict(subset=s, label=label)
+                    for n, (label, s) in clips.items()
+                }), f)
+    return dict(
+        clips=clips, no_audio=no_audio, missing=missing, seconds=seconds)

@@ -126,7 +126,12 @@ def test_lists_and_skipped(ks):
         assert tuple(f.read().splitlines()) == KINETICS_SOUNDS_CLASSES
     meta = json.load(open(out / 'mmdr_kinetics_sounds_prepare.json'))
     assert meta['clips'] == dict(
-        annotated=12, train_val=12, prepared=11, skipped=1, failed=0)
+        annotated=12,
+        train_val=12,
+        missing=0,
+        prepared=11,
+        skipped=1,
+        failed=0)
     assert meta['skipped'] == [
         dict(clip=info['no_audio'], reason=_skipped(out)[info['no_audio']])
     ]

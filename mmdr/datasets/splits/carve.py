@@ -4,12 +4,14 @@
   remainders).
 * :func:`stratified_carve`: every label gives a share of the validation
   part proportional to its size, its items drawn with a seed.
+* :func:`stratified_group_carve`: the same over whole groups (the clips of
+  one source video), so that no group straddles the two parts.
 
 Shuffles use :class:`random.Random`, whose ``shuffle`` has given the same
 order for a seed on every Python 3 release since 3.2.
 """
 import random
-from typing import Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 
 def allocate(total: int,
@@ -115,3 +117,45 @@ def default_val_size(num_items: int, share: float = 0.1) -> int:
         int: ``round(share * num_items)``.
     """
     return int(round(share * num_items))
+
+
+def stratified_group_carve(
+    items: Sequence[Tuple[str, str]],
+    val_size: int,
+    group_of: Callable[[str], str],
+    seed: int = 0,
+) -> Tuple[List[Tuple[str, str]], List[Tuple[str, str]]]:
+    """Carve a validation part of whole groups, stratified by label.
+
+    Clips cut from one source video share a group (e.g. their YouTube id):
+    all of a group's clips fall on the same side, so nothing of a video
+    seen in training is validated on. The groups are carved as
+    :func:`stratified_carve` carves items, each labelled with the label of
+    its first clip in name order; where every group holds one clip the
+    parts are those of :func:`stratified_carve` on the groups' names.
+
+    Args:
+        items (Sequence[tuple[str, str]]): ``(name, label)`` pairs, names
+            unique.
+        val_size (int): Groups in the validation part, 0..number of groups.
+        group_of (Callable[[str], str]): A clip's group from its name.
+        seed (int): Seed of the draw.
+
+    Returns:
+        tuple[list, list]: The training part and the validation part, each
+        in the order of ``items``.
+
+    Raises:
+        ValueError: ``val_size`` out of range or a name given twice.
+    """
+    if len({name for name, _ in items}) != len(items):
+        raise ValueError('a name is listed twice')
+    groups: Dict[str, Tuple[str, str]] = {}
+    for name, label in sorted(items):
+        groups.setdefault(group_of(name), (name, label))
+    _, val = stratified_carve([(group, first[1])
+                               for group, first in sorted(groups.items())],
+                              val_size, seed)
+    chosen = {group for group, _ in val}
+    return ([item for item in items if group_of(item[0]) not in chosen],
+            [item for item in items if group_of(item[0]) in chosen])

@@ -75,69 +75,41 @@ Examples:
 """
 import argparse
 import csv
-import os
 import os.path as osp
 import re
 import sys
 from collections import Counter
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
-from mmdr.preparation import clip_cli
-from mmdr.preparation.clip_jobs import ClipJob, Settings
+from mmdr.preparation import clip_lists
+from mmdr.preparation.clip_lists import read_list
 
-# mmdr's carve (mmdr.datasets.splits) is imported where it is used: the
-# spawned workers import this script and need none of mmdr.datasets.
+__all__ = ['main', 'make_lists', 'parse_name', 'read_annotations', 'read_list']
 
 TOOL = 'tools/data/kinetics_sounds/prepare_kinetics_sounds.py'
-META = 'mmdr_kinetics_sounds_prepare.json'
-STAT = 'stat.txt'
-WAV_RATE = 16000
-TRAIN, TEST = 'mmdr_train.txt', 'mmdr_test.txt'
-CARVE_LIST = 'mmdr_carve_{}.txt'
-AUTHORS_FILES = ('my_train.txt', 'my_test.txt')
-#: ``<youtube_id>_<start:06d>_<end:06d>``; the id may hold ``_``.
-NAME_RE = re.compile(r'^(.+)_(\d{6})_(\d{6})$')
+SPEC = clip_lists.ListSpec(
+    tool=TOOL,
+    meta='mmdr_kinetics_sounds_prepare.json',
+    splits=('train', 'val'),
+    # ``<youtube_id>_<start:06d>_<end:06d>``; the id may hold ``_``.
+    name_re=re.compile(r'^(.+)_(\d{6})_(\d{6})$'),
+    name_form='<id>_<start>_<end>',
+    authors_files=('my_train.txt', 'my_test.txt'))
+NAME_RE = SPEC.name_re
 #: Split names of the annotation files, as this tool uses them.
 SPLITS = dict(train='train', val='val', validate='val', test='test')
 COLUMNS = ('label', 'youtube_id', 'time_start', 'time_end', 'split')
-VIDEO_EXTS = ('.mp4', )
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Prepare Kinetics-Sounds from Kinetics-400 clips: '
-        '1-fps frames, audio files and split lists')
-    parser.add_argument(
-        '--videos', required=True, help='folder of the .mp4 clips')
-    parser.add_argument(
-        '--annotations',
-        required=True,
-        nargs='+',
-        help='Kinetics-400 annotation CSV files (train.csv, validate.csv)')
-    parser.add_argument(
-        '--out',
-        default='data/kinetics_sounds',
-        help='receives visual/, audio/ and the lists')
-    clip_cli.add_clip_arguments(
-        parser,
-        audio_help='wav: audio/<name>.wav at 16 kHz; fbank: audio/<name>.pt '
-        '(1024x128 Kaldi filterbank); both',
-        keep_size='the size',
-        min_frames=3,
-        min_frames_help='skip clips with fewer 1-fps frames (the reference '
-        'picks 3)')
-    parser.add_argument(
-        '--train-list',
-        help='the list the carve splits (default: OUT/my_train.txt if '
-        'present, else mmdr_train.txt)')
-    clip_cli.add_run_arguments(
-        parser,
-        val_size_help='clips in mmdr_carve_val.txt (default: 10%% of the '
-        'list)',
-        seed_help='seed of the carve')
-    args = parser.parse_args(argv)
-    clip_cli.check_arguments(parser, args)
-    return args
+    return clip_lists.parse_list_args(
+        argv, 'Prepare Kinetics-Sounds from Kinetics-400 clips: 1-fps frames, '
+        'audio files and split lists',
+        out='data/kinetics_sounds',
+        annotations_help='Kinetics-400 annotation CSV files (train.csv, '
+        'validate.csv)',
+        train_list_help='the list the carve splits (default: '
+        'OUT/my_train.txt if present, else mmdr_train.txt)')
 
 
 # ------------------------------------------------------------------ inputs
@@ -227,202 +199,29 @@ def read_annotations(
     return clips, counts
 
 
-def find_videos(videos_dir: str) -> Tuple[Dict[str, str], List[str], int]:
-    """Clip files under ``videos_dir``, recursively.
-
-    Returns:
-        tuple: Name to file (the first in sorted order where a name is
-        found twice), the names found twice, and the number of video files
-        whose name is not a Kinetics clip name.
-    """
-    if not osp.isdir(videos_dir):
-        raise SystemExit(f'{videos_dir} is not a folder')
-    found: Dict[str, str] = {}
-    twice, unnamed = [], 0
-    for folder, dirs, names in os.walk(videos_dir):
-        dirs.sort()
-        for file in sorted(names):
-            stem, ext = osp.splitext(file)
-            if ext.lower() not in VIDEO_EXTS:
-                continue
-            if NAME_RE.match(stem) is None:
-                unnamed += 1
-            elif stem in found:
-                twice.append(stem)
-            else:
-                found[stem] = osp.join(folder, file)
-    return found, sorted(set(twice)), unnamed
-
-
-def read_list(path: str) -> List[Tuple[str, int]]:
-    """``(name, label)`` of a list of rows ``<name>,<n>,<label>``."""
-    items = []
-    with open(path, newline='', encoding='utf-8-sig') as f:
-        for line, row in enumerate(csv.reader(f), start=1):
-            cells = [c.strip() for c in row]
-            if not any(cells):
-                continue
-            try:
-                items.append((cells[0], int(cells[2])))
-            except (IndexError, ValueError):
-                raise SystemExit(f'{path}, line {line}: expected '
-                                 f'<name>,<n>,<label>, got {",".join(row)!r}')
-    return items
+def make_lists(args: argparse.Namespace, clips: Dict[str, Tuple[int, str]],
+               carve_source, prepared: Dict[str, int]) -> Tuple[Dict, Dict]:
+    """Kinetics-Sounds' lists: :func:`mmdr.preparation.clip_lists.
+    make_lists` of the ``train`` and ``val`` clips, carved clip by clip."""
+    return clip_lists.make_lists(args, clips, carve_source, prepared,
+                                 SPEC.splits, SPEC.by_video)
 
 
 # -------------------------------------------------------------------- main
-
-
-def list_text(rows: List[Tuple[str, int, int]]) -> str:
-    """A list's content: rows ``<name>,<n>,<label>``, no header."""
-    return ''.join(f'{n},{frames},{label}\n' for n, frames, label in rows)
-
-
-def make_lists(args: argparse.Namespace, clips: Dict[str, Tuple[int, str]],
-               carve_source: Optional[Tuple[str, List[Tuple[str, int]]]],
-               prepared: Dict[str, int]) -> Tuple[Dict, Dict]:
-    """Rows of our lists and the carve's record.
-
-    Args:
-        args (argparse.Namespace): Seed and ``--val-size``.
-        clips (dict): Annotated clips (name to label and split).
-        carve_source (tuple | None): The list to carve: its file name and
-            its ``(name, label)`` rows; None: ``mmdr_train.txt``.
-        prepared (dict): Frames of every prepared clip.
-
-    Returns:
-        tuple[dict, dict]: Rows ``(name, n, label)`` by file name, and the
-        record of the carve.
-    """
-    from mmdr.datasets.splits import default_val_size, stratified_carve
-
-    def rows(names):
-        return sorted(
-            (n, prepared[n], clips[n][0]) for n in names if n in prepared)
-
-    lists = {
-        TRAIN: rows(n for n, (_, s) in clips.items() if s == 'train'),
-        TEST: rows(n for n, (_, s) in clips.items() if s == 'val')
-    }
-    if carve_source is None:
-        carve_source = (TRAIN, [(n, label) for n, _, label in lists[TRAIN]])
-    source_name, source = carve_source
-    val_size = args.val_size
-    if val_size is None:
-        val_size = default_val_size(len(source))
-    if val_size > len(source):
-        raise SystemExit(f'--val-size {val_size} exceeds the {len(source)} '
-                         'clips of the training list')
-    train, val = stratified_carve(source, val_size, args.seed)
-    lists[CARVE_LIST.format('train')] = rows(n for n, _ in train)
-    lists[CARVE_LIST.format('val')] = rows(n for n, _ in val)
-    mismatch = sorted(n for n, label in source
-                      if n in clips and clips[n][0] != label)
-    record = dict(
-        seed=args.seed,
-        val_size=val_size,
-        source=source_name,
-        left_out=sorted(n for n, _ in source if n not in prepared),
-        label_mismatches=mismatch)
-    return lists, record
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from mmdr.datasets.kinetics_sounds_dataset import KINETICS_SOUNDS_CLASSES
 
     args = parse_args(argv)
-    out = args.out
     classes = tuple(KINETICS_SOUNDS_CLASSES)
     annotated, counts = read_annotations(args.annotations, classes)
-    videos, twice, unnamed = find_videos(args.videos)
-    wanted = {n: v for n, v in annotated.items() if v[1] in ('train', 'val')}
-    in_test = len(annotated) - len(wanted)
-    missing = sorted((n, 'missing: no video file under --videos')
-                     for n in wanted if n not in videos)
     per_split = Counter(s for _, s in annotated.values())
     print(f'Annotations: {counts["rows"]} rows, {len(annotated)} '
           f'Kinetics-Sounds clips ({per_split["train"]} train, '
-          f'{per_split["val"]} val, {in_test} test: not prepared), '
-          f'{counts["other"]} rows of other classes')
-    notes = []
-    if unnamed:
-        notes.append(f'{unnamed} files not named <id>_<start>_<end>')
-    if twice:
-        notes.append(f'{len(twice)} names found twice, the first file (in '
-                     f'sorted order) used: {" ".join(twice[:10])}' +
-                     (' ...' if len(twice) > 10 else ''))
-    notes = ''.join(f'; {n}' for n in notes)
-    print(f'Videos: {len(videos)} clip files under {args.videos}; '
-          f'{len(wanted) - len(missing)} of the {len(wanted)} train/val '
-          f'clips found, {len(missing)} missing{notes}')
-
-    train_list, carve_source = args.train_list, None
-    if train_list is None and osp.isfile(osp.join(out, 'my_train.txt')):
-        train_list = osp.join(out, 'my_train.txt')
-    if train_list is not None:
-        if not osp.isfile(train_list):
-            raise SystemExit(f'--train-list {train_list} is missing')
-        carve_source = (osp.basename(train_list), read_list(train_list))
-    authors = {
-        n: read_list(osp.join(out, n))
-        for n in AUTHORS_FILES if osp.isfile(osp.join(out, n))
-    }
-
-    settings = Settings(WAV_RATE, args.audio, args.short_side,
-                        args.jpeg_quality)
-    carve_name = carve_source[0] if carve_source else TRAIN
-    print(clip_cli.settings_line(args, tail=f'; carve of {carve_name}'))
-    jobs = [
-        ClipJob(n, videos[n], None, out, settings, args.min_frames)
-        for n in sorted(wanted) if n in videos
-    ]
-    state, problem = clip_cli.plan(out, jobs, args)
-
-    if args.dry_run:
-        expected = {j.name: 0 for j in jobs}
-        return clip_cli.dry_run(
-            state, problem, args,
-            lambda: make_lists(args, annotated, carve_source, expected)[0],
-            'Lists it would write (if every clip found prepares):', missing)
-
-    outcome = clip_cli.run_clips(out, state, args, missing, STAT, classes)
-    if outcome is None:
-        return clip_cli.INTERRUPTED
-    prepared = outcome.prepared
-    lists, carve = make_lists(args, annotated, carve_source, prepared)
-    files = clip_cli.write_lists(out, lists, list_text, outcome, TOOL)
-    not_prepared = clip_cli.write_meta(
-        out,
-        META,
-        TOOL,
-        settings,
-        args,
-        outcome,
-        dict(annotated=len(annotated), train_val=len(wanted)),
-        files,
-        STAT,
-        authors,
-        annotations=[osp.basename(p) for p in args.annotations],
-        carve=carve)
-
-    print(f'Summary: {len(wanted)} train/val clips annotated, '
-          f'{len(prepared)} prepared, {len(outcome.skipped)} skipped, '
-          f'{len(outcome.failed)} failed.')
-    clip_cli.print_written(out, lists, META, outcome)
-    print(f'  carve of {carve["source"]}: {carve["val_size"]} drawn for '
-          f'validation (seed {args.seed}); {len(carve["left_out"])} clip(s) '
-          'of it not prepared, left out')
-    if carve['label_mismatches']:
-        print(f'WARNING: {len(carve["label_mismatches"])} clip(s) of '
-              f'{carve["source"]} have another label there than in the '
-              'annotations (the annotations\' is written), e.g. '
-              f'{carve["label_mismatches"][0]}')
-    for name, left in not_prepared.items():
-        print(f'  {name} (the authors\', read only): {len(authors[name])} '
-              f'rows, {len(left)} not prepared' +
-              (': ' + ' '.join(left[:10]) +
-               (' ...' if len(left) > 10 else '') if left else ''))
-    return clip_cli.finish(outcome, args.strict)
+          f'{per_split["val"]} val, {per_split["test"]} test: not '
+          f'prepared), {counts["other"]} rows of other classes')
+    return clip_lists.prepare_listed_clips(args, SPEC, annotated, classes)
 
 
 if __name__ == '__main__':

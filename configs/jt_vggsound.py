@@ -1,0 +1,10 @@
+# Joint training (no balancing) on VGGSound (309 classes) with the settings
+# of Kinetics-Sounds (jt_kinetics_sounds.py): ResNet-18 per modality from
+# scratch, concatenation fusion; SGD 0.002, 90 epochs, batch 64. Selection
+# on our validation carve of the csv's training clips, its test clips
+# reported.
+_base_ = [
+    '_base_/default_runtime.py', '_base_/schedules/sgd_90e.py',
+    '_base_/datasets/vggsound.py', '_base_/models/resnet18_audio_visual.py'
+]
+model = dict(cls_head=dict(num_classes=309))
