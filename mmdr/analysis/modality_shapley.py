@@ -62,6 +62,25 @@ def check_classifier(model: torch.nn.Module) -> None:
             '(no num_classes)')
 
 
+def predicted_labels(model: torch.nn.Module, scores: torch.Tensor,
+                     num_samples: int) -> torch.Tensor:
+    """The labels the model predicts from its class scores, as its head's
+    ``predict_by_feat``: the scores of a sample's clips averaged first.
+
+    Args:
+        model (nn.Module): A :class:`MultiModalRecognizer`.
+        scores (torch.Tensor): ``(N * clips, num_classes)`` class scores.
+        num_samples (int): ``N``.
+
+    Returns:
+        torch.Tensor: ``(N, )`` labels, on the CPU.
+    """
+    average_clip = getattr(model.cls_head, 'average_clip', None)
+    if average_clip is not None:
+        scores = average_clip(scores, num_segs=scores.shape[0] // num_samples)
+    return scores.argmax(dim=-1).cpu()
+
+
 @torch.no_grad()
 def coalition_correctness(
     model: torch.nn.Module,
@@ -94,16 +113,18 @@ def coalition_correctness(
             missing = model.extract_feat(
                 {m: torch.zeros_like(inputs[m])
                  for m in players})
-        batch_labels = torch.stack(
-            [s.gt_labels.item for s in data['data_samples']]).view(-1).long()
-        labels.append(batch_labels.cpu())
+        batch_labels = torch.stack([
+            s.gt_labels.item for s in data['data_samples']
+        ]).view(-1).long().cpu()
+        labels.append(batch_labels)
         for coalition in correct:
             scores = model.class_scores({
                 m:
                 feats[m] if m in coalition else missing[m]
                 for m in players
             })
-            hits = scores.argmax(dim=1).cpu() == batch_labels.cpu()
+            hits = predicted_labels(model, scores,
+                                    len(batch_labels)) == batch_labels
             correct[coalition].append(hits.double())
     return ({
         c: torch.cat(v).numpy()

@@ -6,7 +6,8 @@ import pytest
 import torch
 from balancer_models import batch, build
 
-from mmdr.analysis.modality_shapley import coalition_correctness
+from mmdr.analysis.modality_shapley import (coalition_correctness,
+                                            predicted_labels)
 from mmdr.analysis.shapley import coalitions
 from mmdr.utils import register_all_modules
 
@@ -74,3 +75,16 @@ def test_unknown_replacement(model):
             match="replace='mean': a missing "
             'modality is replaced by zero features or inputs'):
         coalition_correctness(model, [batch()], 'mean')
+
+
+def test_the_clips_of_a_sample_are_averaged_as_the_head_predicts(model):
+    # Two samples of three clips: sample 0's clips favour classes 1, 1, 2
+    # (probabilities averaged: 1), sample 1's 3, 0 and 0 faintly (0 wins
+    # two to one but 3 by far: its averaged probability is the largest).
+    scores = torch.zeros(6, 4)
+    scores[0, 1] = scores[1, 1] = scores[2, 2] = 2.
+    scores[3, 3] = 20.
+    scores[4, 0] = scores[5, 0] = 0.1
+    assert predicted_labels(model, scores, 2).tolist() == [1, 3]
+    samples = model.cls_head.predict_by_feat(scores, batch(2)['data_samples'])
+    assert [s.pred_labels.item.item() for s in samples] == [1, 3]
