@@ -22,7 +22,7 @@ from mmdr.analysis import (imbalance, model_complexity, modality_shapley,
                            train_epoch_seconds, unimodal_probes)
 from mmdr.analysis.benchmark_report import (fmt_count, fmt_interval,
                                             fmt_mean_std, fmt_ratio)
-from mmdr.analysis.benchmark_runs import BenchmarkError, Setting, plan
+from mmdr.analysis.benchmark_runs import BenchmarkError, Run, Setting, plan
 from mmdr.utils import register_all_modules
 
 register_all_modules()
@@ -479,3 +479,33 @@ def test_the_best_checkpoint_is_the_one_checkpoint_hook_kept(
         best_checkpoint(str(tmp_path), 'acc/top1')
     with pytest.raises(RuntimeError, match='holds 0 files'):
         best_checkpoint(str(tmp_path), 'sentiment/mae')
+
+
+def test_a_reused_run_that_cannot_be_measured_is_reported_without(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(osp.join(REPO, 'tools', 'analysis'))
+    from benchmark_executor import RunExecutor
+    cfg = Config.fromfile(osp.join(CONFIGS, 'jt_mfeat.py'))
+    run = Run('mfeat', 'jt', 0, cfg, str(tmp_path / 'jt' / 'seed0'))
+    os.makedirs(osp.dirname(run.config_file))
+    with open(run.config_file, 'w') as f:
+        f.write(cfg.dump())
+    # An earlier version's result; its checkpoint was removed since.
+    earlier = dict(
+        setting='mfeat',
+        method='jt',
+        seed=0,
+        metric='acc/top1',
+        best_ckpt='best_acc_top1_epoch_2.pth',
+        best_epoch=2,
+        val=0.5,
+        test={'acc/top1': 0.5},
+        probe={},
+        wall_s=1.0)
+    with open(run.result_file, 'w') as f:
+        json.dump(earlier, f)
+    result, how = RunExecutor('train.py')(run)
+    assert (result, how) == (earlier, 'reused')
+    assert json.load(open(run.result_file)) == earlier
+    assert ('mfeat/jt/seed0: reused without the measures '
+            '(FileNotFoundError') in capsys.readouterr().out
