@@ -22,8 +22,7 @@ import sys
 from mmengine.config import Config, DictAction
 from mmengine.fileio import dump
 
-from mmdr.analysis.modality_shapley import (REPLACEMENTS, check_replace,
-                                            modality_shapley)
+from mmdr.analysis.modality_shapley import REPLACEMENTS, modality_shapley
 from mmdr.utils import register_all_modules
 
 
@@ -85,7 +84,6 @@ def main() -> None:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     try:
-        check_replace(args.replace)
         result = modality_shapley(cfg, args.checkpoint, args.split,
                                   args.replace)
     except (ValueError, FileNotFoundError) as err:
