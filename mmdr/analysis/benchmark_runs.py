@@ -1,7 +1,7 @@
 """The plan of a benchmark: settings x methods x seeds, each run composed
 from a joint-training config and checked before any is trained (the runs
-are trained, tested and probed by ``tools/analysis/benchmark_executor.py``;
-finished runs are reused).
+are trained, tested, probed and measured by
+``tools/analysis/benchmark_executor.py``; finished runs are reused).
 
 A *setting* is a joint-training config (``configs/jt_<rest>.py``). A
 *method* turns it into the config of a run:
@@ -22,7 +22,7 @@ own ``config.py``, with the seed and work dir, next to its checkpoints),
 ``train.log`` (the training process's output),
 ``train.json`` (selected checkpoint and its metrics, once training and
 testing finished) and ``result.json`` (everything, once the probes are
-fitted), both written atomically.
+fitted and the measures taken), both written atomically.
 """
 import copy
 import glob

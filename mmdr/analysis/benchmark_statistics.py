@@ -122,3 +122,27 @@ def imbalance(alone_probe: Dict[int, float],
         Summary, optional: None when no seed is in both.
     """
     return paired_difference(alone_probe, method_probe, confidence)
+
+
+def paired_ratio(first: Dict[int, float],
+                 second: Dict[int, float],
+                 confidence: float = 0.95) -> Optional[Summary]:
+    """Mean per-seed ratio ``first / second`` and its t-interval (e.g. a
+    method's training time per epoch over joint training's, same seed).
+
+    Args:
+        first (dict[int, float]): Seed to value.
+        second (dict[int, float]): Seed to value; seeds where it is not
+            positive are left out.
+        confidence (float): Coverage of the interval. Defaults to 0.95.
+
+    Returns:
+        Summary, optional: None when no seed is in both.
+    """
+    ratios = [
+        first[seed] / second[seed]
+        for seed in sorted(set(first) & set(second)) if second[seed] > 0
+    ]
+    if not ratios:
+        return None
+    return summarize(ratios, confidence)

@@ -75,10 +75,26 @@ def extract_modality_features(
     Returns:
         tuple: ``{modality: (N, D) array}`` and the ``(N, )`` labels.
     """
-    loader = Runner.build_dataloader(
+    loader = ordered_loader(dataset_cfg, batch_size, num_workers)
+    return gather_modality_features(model, loader, modalities)
+
+
+def ordered_loader(dataset_cfg: dict,
+                   batch_size: int = 32,
+                   num_workers: int = 0) -> torch.utils.data.DataLoader:
+    """A loader that reads a data set once, in its order.
+
+    Args:
+        dataset_cfg (dict): The data set config.
+        batch_size (int): Batch size. Defaults to 32.
+        num_workers (int): Loader workers. Defaults to 0.
+
+    Returns:
+        DataLoader: The loader.
+    """
+    return Runner.build_dataloader(
         dict(
             batch_size=batch_size,
             num_workers=num_workers,
             sampler=dict(type='DefaultSampler', shuffle=False),
             dataset=DATASETS.build(dataset_cfg)))
-    return gather_modality_features(model, loader, modalities)

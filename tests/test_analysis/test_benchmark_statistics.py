@@ -6,7 +6,7 @@ import math
 import pytest
 
 from mmdr.analysis import (imbalance, paired_difference, paired_differences,
-                           summarize)
+                           paired_ratio, summarize)
 
 
 def test_mean_std_and_t_interval():
@@ -68,3 +68,12 @@ def test_bad_input_is_named():
         summarize([])
     with pytest.raises(ValueError, match=r'confidence=1.5'):
         summarize([1.0, 2.0], confidence=1.5)
+
+
+def test_paired_ratio():
+    # Ratios 2.0 and 1.5 (seed 2 has no partner, seed 3 a zero time): mean
+    # 1.75, std 0.35355, half-width 12.7062 * 0.35355 / sqrt(2) = 3.17655.
+    s = paired_ratio({0: 4.0, 1: 3.0, 2: 1.0, 3: 1.0}, {0: 2.0, 1: 2.0, 3: 0})
+    assert (s.n, s.mean) == (2, pytest.approx(1.75))
+    assert s.high == pytest.approx(1.75 + 3.17655, abs=1e-4)
+    assert paired_ratio({0: 1.0}, {1: 1.0}) is None

@@ -17,14 +17,19 @@ from conftest import REPO, data_root_cfg_options, made_once
 from mmengine.config import Config
 from runs import run_tool, run_tool_main
 
-from mmdr.analysis import (imbalance, paired_difference, summarize,
-                           unimodal_probes)
-from mmdr.analysis.benchmark_report import fmt_interval
-from mmdr.analysis.benchmark_runs import (BenchmarkError, Setting,
+from mmdr.analysis import (imbalance, model_complexity, modality_shapley,
+                           paired_difference, paired_ratio, summarize,
+                           train_epoch_seconds, unimodal_probes)
+from mmdr.analysis.benchmark_report import (fmt_count, fmt_interval,
+                                            fmt_mean_std, fmt_ratio)
+from mmdr.analysis.benchmark_runs import (BenchmarkError, Run, Setting,
                                           known_methods, plan)
 from mmdr.utils import register_all_modules
 
 register_all_modules()
+
+#: What the executor adds to a run's result after the probes.
+MEASURES = ('shapley', 'params', 'flops', 'epoch_s', 'measures_wall_s')
 
 CONFIGS = osp.join(REPO, 'configs')
 METHODS = osp.join(CONFIGS, '_base_', 'methods')
@@ -188,6 +193,64 @@ def _files(run_dir):
 
 
 @pytest.mark.slow
+def test_runs_carry_shapley_contributions_and_complexity(benchmark):
+    work, _ = benchmark
+    rows = {
+        (row['method'], int(row['seed'])): row
+        for row in csv.DictReader(open(work / 'runs.csv'))
+    }
+    table = {
+        row['method']: row
+        for row in _table(open(work / 'results.md').read(), 'mfeat_fou_mor')
+    }
+    for method, seed in RUNS:
+        r = _result(work, method, seed)
+        run_dir = work / 'mfeat_fou_mor' / method / f'seed{seed}'
+        cfg = Config.fromfile(run_dir / 'composed' / 'config.py')
+        # The selected checkpoint's contributions on the test split.
+        contributions = modality_shapley(cfg, str(run_dir / r['best_ckpt']))
+        assert r['shapley'] == dict(
+            split='test',
+            replace='features',
+            dataset=contributions['dataset'],
+            most_share={
+                m: s['most_share']
+                for m, s in contributions['samples'].items()
+            },
+            tie_share=contributions['tie_share'])
+        assert list(r['shapley']['dataset']) == list(r['probe'])
+        complexity = model_complexity(cfg)
+        assert (r['params'], r['flops']) == (complexity['params'],
+                                             complexity['flops'])
+        assert r['epoch_s'] == train_epoch_seconds(
+            (run_dir / 'train.log').read_text())
+        assert r['wall_s'] == (
+            r['train_wall_s'] + r['probe_wall_s'] + r['measures_wall_s'])
+        row = rows[method, seed]
+        for m in ('fou', 'mor'):
+            cell = row[f'shapley_{m}']
+            assert (float(cell) if cell else None) == (
+                r['shapley']['dataset'].get(m))
+        assert (int(row['params']), int(row['flops'])) == (r['params'],
+                                                           r['flops'])
+        assert float(row['epoch_s']) == r['epoch_s']
+    for method, row in table.items():
+        for m in ('fou', 'mor'):
+            values = [
+                100 * _result(work, method, s)['shapley']['dataset'][m]
+                for s in (0, 1) if m in _result(work, method, s)['probe']
+            ]
+            assert row[f'Shapley {m} (pp)'] == (
+                fmt_mean_std(summarize(values)) if values else '–')
+        assert row['params'] == fmt_count(_result(work, method, 0)['params'])
+        assert row['s / epoch ÷ jt'] == ('–' if method == 'jt' else fmt_ratio(
+            paired_ratio(*({
+                s: _result(work, name, s)['epoch_s']
+                for s in (0, 1)
+            } for name in (method, 'jt'))), 2))
+
+
+@pytest.mark.slow
 def test_interrupted_benchmark_reruns_only_the_missing_runs(
         benchmark, mfeat_root, tmp_path):
     # On a copy, without UMT: its configs name the teachers' folders in the
@@ -209,9 +272,16 @@ def test_interrupted_benchmark_reruns_only_the_missing_runs(
     for path in (setting / 'alone-mor' / 'seed1').iterdir():
         if path.is_file():
             path.unlink()
+    # dr/seed0 finished before the Shapley contributions and complexity
+    # were measured: its result lacks them.
+    earlier = setting / 'dr' / 'seed0' / 'result.json'
+    json.dump({
+        k: v
+        for k, v in before['dr', 0].items() if k not in MEASURES
+    }, open(earlier, 'w'))
     untouched = {
         run: _files(setting / run[0] / f'seed{run[1]}')
-        for run in runs if run not in (('jt', 1), ('alone-mor', 1))
+        for run in runs if run not in (('jt', 1), ('alone-mor', 1), ('dr', 0))
     }
 
     result = _benchmark(work, mfeat_root, methods=('jt', 'dr', 'alone'))
@@ -233,6 +303,13 @@ def test_interrupted_benchmark_reruns_only_the_missing_runs(
         for key in ('test', 'val', 'best_epoch', 'probe'):
             assert after[key] == before[run][key], (run, key)
     assert _result(work, 'jt', 1)['resumed'] is True
+    # The earlier run was measured on reuse, not trained again.
+    measured = _result(work, 'dr', 0)
+    assert measured.pop('measures_wall_s') > 0
+    assert measured == {
+        k: v
+        for k, v in before['dr', 0].items() if k != 'measures_wall_s'
+    }
     markdown = open(work / 'results.md').read()
     assert 'Runs: 8 of 8 finished (1 resumed, 6 reused, 1 trained)' in markdown
 
@@ -405,3 +482,33 @@ def test_the_best_checkpoint_is_the_one_checkpoint_hook_kept(
         best_checkpoint(str(tmp_path), 'acc/top1')
     with pytest.raises(RuntimeError, match='holds 0 files'):
         best_checkpoint(str(tmp_path), 'sentiment/mae')
+
+
+def test_a_reused_run_that_cannot_be_measured_is_reported_without(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(osp.join(REPO, 'tools', 'analysis'))
+    from benchmark_executor import RunExecutor
+    cfg = Config.fromfile(osp.join(CONFIGS, 'jt_mfeat.py'))
+    run = Run('mfeat', 'jt', 0, cfg, str(tmp_path / 'jt' / 'seed0'))
+    os.makedirs(osp.dirname(run.config_file))
+    with open(run.config_file, 'w') as f:
+        f.write(cfg.dump())
+    # An earlier version's result; its checkpoint was removed since.
+    earlier = dict(
+        setting='mfeat',
+        method='jt',
+        seed=0,
+        metric='acc/top1',
+        best_ckpt='best_acc_top1_epoch_2.pth',
+        best_epoch=2,
+        val=0.5,
+        test={'acc/top1': 0.5},
+        probe={},
+        wall_s=1.0)
+    with open(run.result_file, 'w') as f:
+        json.dump(earlier, f)
+    result, how = RunExecutor('train.py')(run)
+    assert (result, how) == (earlier, 'reused')
+    assert json.load(open(run.result_file)) == earlier
+    assert ('mfeat/jt/seed0: reused without the measures '
+            '(FileNotFoundError') in capsys.readouterr().out

@@ -6,9 +6,12 @@ its D&R twin, ``alone`` one run per modality, any other name the fragment
 ``configs/_base_/methods/<name>.py``), dumped into
 ``WORK_DIR/<setting>/<method>/seed<N>/composed/config.py``, trained with
 ``tools/train.py --seed N --test-best`` in its own process (selected on the
-validation split, tested once), and its selected checkpoint's frozen
+validation split, tested once), its selected checkpoint's frozen
 encoders are probed (a linear probe per modality, validation and test
-splits). ``result.json`` marks a finished run, which is reused; a run with
+splits) and measured: the modalities' Shapley contributions to the test
+accuracy, the model's parameters and FLOPs per sample, the training time
+per epoch from the run's log. ``result.json`` marks a finished run, which
+is reused (and measured once if an earlier version finished it); a run with
 checkpoints but no result is continued with ``--resume``. Everything is
 checked before the first run trains: unknown methods and configs, missing
 D&R twins, methods whose model cannot be built on a setting.
@@ -22,7 +25,9 @@ restrictions).
 
 Writes to --out-dir (default: WORK_DIR) ``results.md`` (a table per
 setting: test metric, paired difference to jt with its 95 % t-interval,
-probes, imbalance per modality) and ``runs.csv`` (a row per run).
+probes, imbalance and Shapley contributions per modality, parameters,
+FLOPs, time per epoch and its ratio to joint training) and ``runs.csv`` (a
+row per run).
 
 Examples:
     python tools/analysis/benchmark.py     # the list configs/benchmark/cpu.py
@@ -231,12 +236,16 @@ def main() -> None:
                     flush=True)
                 continue
             r = results[run.name]
+            shapley = (r.get('shapley') or {}).get('dataset', {})
             print(
                 f'[{done}/{len(runs)}] {run.name} ({how[run.name]}): test '
                 f'{r["metric"]} {r["test"][r["metric"]]:.4f}, best epoch '
                 f'{r["best_epoch"]}, probes ' +
                 ', '.join(f'{m} {p["test"]:.4f}'
                           for m, p in r['probe'].items()) +
+                (', Shapley ' +
+                 ', '.join(f'{m} {v:+.4f}'
+                           for m, v in shapley.items()) if shapley else '') +
                 f' ({r["wall_s"]:.1f} s)',
                 flush=True)
     except KeyboardInterrupt:

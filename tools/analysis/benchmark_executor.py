@@ -1,7 +1,9 @@
-"""Train, test and probe the runs that :mod:`mmdr.analysis.benchmark_runs`
-plans: each run's ``tools/train.py --test-best`` in its own process, its
-metrics read from the work dir (mmengine's test log, the selected
-checkpoint), finished runs reused and interrupted ones resumed."""
+"""Train, test, probe and measure the runs that
+:mod:`mmdr.analysis.benchmark_runs` plans: each run's ``tools/train.py
+--test-best`` in its own process, its metrics read from the work dir
+(mmengine's test log, the selected checkpoint), the frozen encoders probed,
+the modalities' Shapley contributions and the model's complexity measured;
+finished runs reused and interrupted ones resumed."""
 import glob
 import os
 import os.path as osp
@@ -16,11 +18,18 @@ from mmengine.config import Config
 from mmengine.fileio import dump, load
 
 from mmdr.analysis import unimodal_probes
+from mmdr.analysis.complexity import model_complexity
+from mmdr.analysis.epoch_time import train_epoch_seconds
+from mmdr.analysis.modality_shapley import (NotAClassifierError,
+                                            modality_shapley)
 from mmdr.analysis.benchmark_runs import (BenchmarkError, Run, changed_config,
                                           selection_metric)
 from mmdr.analysis.training_curves import read_test_metrics
 from mmdr.utils import earlier_checkpoints
 from mmdr.utils.atomic_write import open_atomic, write_text_atomic
+
+#: What :meth:`RunExecutor.measure` adds to a run's result.
+MEASURES = ('shapley', 'params', 'flops', 'epoch_s', 'measures_wall_s')
 
 
 def write_json(path: str, data: dict) -> None:
@@ -92,7 +101,21 @@ class RunExecutor:
         os.makedirs(run.work_dir, exist_ok=True)
         config_file = run.config_file
         if osp.isfile(run.result_file):
-            return load(run.result_file), 'reused'
+            result = load(run.result_file)
+            if not all(key in result for key in MEASURES):
+                # A run finished before the measures were: measured once,
+                # its result.json extended (the training is kept). It is
+                # reported without them where that fails.
+                try:
+                    result.update(self.measure(run, result['best_ckpt']))
+                except Exception as err:
+                    print(
+                        f'{run.name}: reused without the measures '
+                        f'({type(err).__name__}: {err})',
+                        flush=True)
+                else:
+                    write_json(run.result_file, result)
+            return result, 'reused'
         os.makedirs(osp.dirname(config_file), exist_ok=True)
         write_text_atomic(config_file, run.cfg.dump())
         how = 'probed'
@@ -114,10 +137,59 @@ class RunExecutor:
             **trained,
             probe=probes,
             probe_wall_s=time.perf_counter() - start,
-            strengths=self._strengths(run.work_dir))
-        result['wall_s'] = result['train_wall_s'] + result['probe_wall_s']
+            strengths=self._strengths(run.work_dir),
+            **self.measure(run, trained['best_ckpt']))
+        result['wall_s'] = (
+            result['train_wall_s'] + result['probe_wall_s'] +
+            result['measures_wall_s'])
         write_json(run.result_file, result)
         return result, how
+
+    def measure(self, run: Run, best_ckpt: str) -> dict:
+        """The measures of a trained run.
+
+        Args:
+            run (Run): The run (trained, its composed config written).
+            best_ckpt (str): Its selected checkpoint, relative to its folder.
+
+        Returns:
+            dict: ``shapley`` (data-set level on the test split, features
+            of a missing modality zero: ``dataset`` and the samples'
+            ``most_share`` per modality, ``tie_share``; None for a model
+            that does not classify), ``params``, ``flops`` (per test
+            sample), ``epoch_s`` (training seconds per epoch from
+            ``train.log``, None if under two epochs per process) and
+            ``measures_wall_s``.
+        """
+        start = time.perf_counter()
+        cfg = Config.fromfile(run.config_file)
+        with self._probe_lock:
+            torch.set_num_threads(self.threads)
+            try:
+                contributions = modality_shapley(
+                    cfg, osp.join(run.work_dir, best_ckpt), 'test')
+                shapley = dict(
+                    split=contributions['split'],
+                    replace=contributions['replace'],
+                    dataset=contributions['dataset'],
+                    most_share={
+                        m: s['most_share']
+                        for m, s in contributions['samples'].items()
+                    },
+                    tie_share=contributions['tie_share'])
+            except NotAClassifierError:
+                shapley = None
+            complexity = model_complexity(cfg)
+        log = osp.join(run.work_dir, 'train.log')
+        epoch_s = None
+        if osp.isfile(log):
+            with open(log) as f:
+                epoch_s = train_epoch_seconds(f.read())
+        return dict(
+            shapley=shapley,
+            **complexity,
+            epoch_s=epoch_s,
+            measures_wall_s=time.perf_counter() - start)
 
     def _train(self, run: Run, config_file: str, resume: bool) -> dict:
         """tools/train.py --seed N --test-best [--resume] on the run."""
