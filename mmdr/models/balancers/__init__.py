@@ -1,4 +1,5 @@
 from .agm import AGM
+from .arl import ARL
 from .base_balancer import BaseBalancer, gt_labels, true_class_scores
 from .gradient_blending import GradientBlending, HeldOutSampler
 from .greedy import Greedy
@@ -20,5 +21,5 @@ __all__ = [
     'drop_features', 'drop_probabilities', 'UnimodalAuxLoss', 'PMR',
     'prototype_coefficients', 'prototype_logits', 'update_prototypes',
     'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME',
-    'ensemble_logits', 'UMT', 'MLA'
+    'ensemble_logits', 'UMT', 'MLA', 'ARL'
 ]
