@@ -1,4 +1,5 @@
 from .agm import AGM
+from .arl import ARL
 from .base_balancer import BaseBalancer, gt_labels, true_class_scores
 from .cml import CML, calibration_terms, removal_logits
 from .gradient_blending import GradientBlending, HeldOutSampler
@@ -23,5 +24,5 @@ __all__ = [
     'prototype_coefficients', 'prototype_logits', 'update_prototypes',
     'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME',
     'ensemble_logits', 'UMT', 'MLA', 'CML', 'calibration_terms',
-    'removal_logits', 'InfoReg'
+    'removal_logits', 'InfoReg', 'ARL'
 ]
