@@ -1,9 +1,12 @@
-"""A small two-modality recogniser and batch for balancer tests."""
+"""A small two-modality recogniser and batch for balancer tests, and one
+training step of it."""
 import copy
+from typing import Dict, Tuple
 
 import torch
 from mmaction.structures import ActionDataSample
 
+from mmdr.engine.optimizers import BalancedOptimWrapper
 from mmdr.models.balancers import BaseBalancer
 from mmdr.registry import MODELS
 
@@ -84,3 +87,40 @@ class RecordingBalancer(BaseBalancer):
             dict(grad=weight.grad.clone(), weight=weight.detach().clone()))
         if self.zero_gradient:
             weight.grad.mul_(0)
+
+
+def sgd_step(model,
+             data: dict,
+             wrapper_type: type = BalancedOptimWrapper,
+             **sgd) -> Tuple[Dict[str, torch.Tensor], dict]:
+    """One step of mmengine's ``train_step`` with SGD, dropout seeded 5 (the
+    references seed the same masks).
+
+    Args:
+        model: The recogniser.
+        data (dict): The batch (copied: ``train_step`` consumes it).
+        wrapper_type (type): The optimiser wrapper. Defaults to
+            :class:`BalancedOptimWrapper`; mmengine's ``OptimWrapper`` for a
+            method acting inside the backward pass alone.
+        **sgd: SGD's arguments. Defaults to ``lr=0.1``.
+
+    Returns:
+        tuple: The parameters after the step, by name, and the logged
+        values.
+    """
+    wrapper = wrapper_type(
+        optimizer=torch.optim.SGD(model.parameters(), **(sgd or dict(lr=0.1))))
+    torch.manual_seed(5)
+    log_vars = model.train_step(copy.deepcopy(data), wrapper)
+    return {
+        n: p.detach().clone()
+        for n, p in model.named_parameters()
+    }, log_vars
+
+
+def assert_same_parameters(after: Dict[str, torch.Tensor],
+                           expected: Dict[str, torch.Tensor]) -> None:
+    """The same names, and values equal to ``assert_close``'s tolerance."""
+    assert after.keys() == expected.keys()
+    for name, value in expected.items():
+        torch.testing.assert_close(after[name], value, msg=name)

@@ -12,7 +12,8 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from balancer_models import THREE_ENCODERS, WIDTHS, batch, build
+from balancer_models import (THREE_ENCODERS, WIDTHS, assert_same_parameters,
+                             batch, build)
 from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
 from mmengine.optim import OptimWrapper
@@ -251,12 +252,6 @@ def _three_modality_batch(seed):
     return data
 
 
-def _assert_same(params, expected):
-    assert params.keys() == expected.keys()
-    for name, value in expected.items():
-        torch.testing.assert_close(params[name], value, msg=name)
-
-
 @pytest.mark.parametrize('modalities', [2, 3])
 def test_two_steps_equal_the_authors_loop(modalities):
     """Two batches (the second with non-zero running averages): the
@@ -277,7 +272,7 @@ def test_two_steps_equal_the_authors_loop(modalities):
     expected, scales, train_score = _authors_loop(model, batches, 1.5, cap,
                                                   clip)
     params, log_vars = _train(model, batches)
-    _assert_same(params, expected)
+    assert_same_parameters(params, expected)
     for m, scale in scales.items():
         assert log_vars[f'agm_coeff_{m}'] == pytest.approx(scale, rel=1e-5)
     assert max(abs(math.log(s)) for s in scales.values()) > 0.1  # modulated
@@ -369,7 +364,7 @@ def test_head_grad_clip_clips_all_gradients_when_the_head_exceeds_it():
                                    (before[n] - free[n]) * limit / norm)
     model.balancer.head_grad_clip = 2 * head.abs().max().item()  # not
     unclipped, _ = _train(copy.deepcopy(model), [data], lr=1.0)
-    _assert_same(unclipped, free)
+    assert_same_parameters(unclipped, free)
 
 
 def test_running_averages_are_checkpointed_buffers():

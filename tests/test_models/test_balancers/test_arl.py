@@ -11,7 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import THREE_ENCODERS, batch, build
+from balancer_models import (THREE_ENCODERS, assert_same_parameters, batch,
+                             build, sgd_step)
 from conftest import REPO
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
@@ -46,26 +47,6 @@ def _arl(**kwargs):
         fc.weight.copy_(torch.randn(fc.weight.shape, generator=g))
         fc.bias.copy_(torch.randn(fc.bias.shape, generator=g))
     return model
-
-
-def _step(model, data):
-    """One step of mmengine's train_step with SGD (ARL needs no
-    BalancedOptimWrapper); returns the parameters after it and the logged
-    values."""
-    wrapper = OptimWrapper(
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
-    torch.manual_seed(5)  # the same dropout masks as the reference
-    log_vars = model.train_step(copy.deepcopy(data), wrapper)
-    return {
-        n: p.detach().clone()
-        for n, p in model.named_parameters()
-    }, log_vars
-
-
-def _assert_same(after, expected):
-    assert after.keys() == expected.keys()
-    for name, value in expected.items():
-        torch.testing.assert_close(after[name], value, msg=name)
 
 
 class GradScale(torch.autograd.Function):
@@ -189,8 +170,8 @@ def test_one_step_equals_the_authors_loop(number, warm_up, epoch):
     data = batch()
     model = _arl()
     expected, weights = _authors_step(model, data, warm_up=warm_up)
-    after, log_vars = _step(model, data)
-    _assert_same(after, expected)
+    after, log_vars = sgd_step(model, data, OptimWrapper)
+    assert_same_parameters(after, expected)
     if warm_up:
         assert 'arl_coeff_audio' not in log_vars
         return
@@ -211,22 +192,22 @@ def test_one_step_equals_the_authors_loop(number, warm_up, epoch):
 ])
 def test_gamma_and_temperature_change_the_step(kwargs, epoch):
     data = batch()
-    default, _ = _step(_arl(), data)
-    after, _ = _step(_arl(**kwargs), data)
+    default, _ = sgd_step(_arl(), data, OptimWrapper)
+    after, _ = sgd_step(_arl(**kwargs), data, OptimWrapper)
     expected, _ = _authors_step(
         _arl(),
         data,
         gamma=kwargs.get('gamma', 4.0),
         T=kwargs.get('temperature', 8.0))
-    _assert_same(after, expected)
+    assert_same_parameters(after, expected)
     assert not torch.allclose(default['encoders.audio.layers.0.weight'],
                               after['encoders.audio.layers.0.weight'])
 
 
 def test_entropy_floor_bounds_the_inverse_variance_weights(epoch):
     data = batch()
-    _, log_vars = _step(_arl(), data)
-    _, floored = _step(_arl(entropy_floor=1.0), data)
+    _, log_vars = sgd_step(_arl(), data, OptimWrapper)
+    _, floored = sgd_step(_arl(entropy_floor=1.0), data, OptimWrapper)
     # A floor of 1 lifts both shares to 1: the inverse shares are then
     # equal, and the coefficients depend on the magnitudes alone.
     assert float(floored['arl_coeff_audio']) != pytest.approx(
@@ -250,10 +231,10 @@ def test_arl_acts_from_begin_epoch(epoch):
     data = batch()
     for number, active in ((2, False), (3, True), (30, True)):
         epoch(number)
-        _, log_vars = _step(_arl(begin_epoch=3), data)
+        _, log_vars = sgd_step(_arl(begin_epoch=3), data, OptimWrapper)
         assert ('arl_coeff_audio' in log_vars) == active
         # The warm-up weighs the uni-modal losses 1, then gamma.
-        _, warm = _step(_arl(begin_epoch=3, gamma=1.0), data)
+        _, warm = sgd_step(_arl(begin_epoch=3, gamma=1.0), data, OptimWrapper)
         ratio = (
             float(log_vars['loss_unimodal_audio']) /
             float(warm['loss_unimodal_audio']))

@@ -11,11 +11,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import THREE_ENCODERS, batch, build
+from balancer_models import (THREE_ENCODERS, assert_same_parameters, batch,
+                             build, sgd_step)
 from conftest import REPO
 from mmengine.config import Config
 
-from mmdr.engine.optimizers import BalancedOptimWrapper
 from mmdr.models.balancers import CML, calibration_terms, removal_logits
 from mmdr.models.balancers import cml as cml_module
 from mmdr.utils import register_all_modules
@@ -65,25 +65,6 @@ def _three_batch(n=10, seed=2):
         for m, w in THREE_WIDTHS.items()
     }
     return data
-
-
-def _step(model, data):
-    """One step of mmengine's train_step with SGD; returns the parameters
-    after it and the logged values."""
-    wrapper = BalancedOptimWrapper(
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
-    torch.manual_seed(5)  # the same dropout masks as the reference
-    log_vars = model.train_step(copy.deepcopy(data), wrapper)
-    return {
-        n: p.detach().clone()
-        for n, p in model.named_parameters()
-    }, log_vars
-
-
-def _assert_same(after, expected):
-    assert after.keys() == expected.keys()
-    for name, value in expected.items():
-        torch.testing.assert_close(after[name], value, msg=name)
 
 
 def _authors_step(model, data, lam=0.1, epsilon=0.0, iteration=0):
@@ -199,13 +180,13 @@ def test_one_step_equals_the_authors_loop(three, epoch):
     model = _cml(THREE_ENCODERS if three else None)
     expected, cls_loss, rank_loss, exempt = _authors_step(model, data)
     assert rank_loss > 0.05 and exempt == 1
-    after, log_vars = _step(model, data)
-    _assert_same(after, expected)
+    after, log_vars = sgd_step(model, data)
+    assert_same_parameters(after, expected)
     assert log_vars['loss_cls'].item() == pytest.approx(
         cls_loss.item(), rel=1e-5)
     assert log_vars['loss_cml'].item() == pytest.approx(
         0.1 * rank_loss.item(), rel=1e-5)
-    plain, _ = _step(
+    plain, _ = sgd_step(
         _sharpen_head(build(encoders=THREE_ENCODERS) if three else build()),
         data)
     assert not torch.allclose(plain['cls_head.fc_cls.weight'],
@@ -221,24 +202,24 @@ def test_lam_weights_and_margin_tolerates_the_excess(lam, margin, epoch):
     if margin:
         no_margin = _authors_step(model, data, lam=lam)[2]
         assert 0 < rank_loss < no_margin
-    after, log_vars = _step(model, data)
-    _assert_same(after, expected)
+    after, log_vars = sgd_step(model, data)
+    assert_same_parameters(after, expected)
     assert log_vars['loss_cml'].item() == pytest.approx(
         lam * rank_loss.item(), rel=1e-5)
     # A margin beyond any confidence difference leaves no term.
-    _, log_vars = _step(_cml(lam=lam, margin=1.0), data)
+    _, log_vars = sgd_step(_cml(lam=lam, margin=1.0), data)
     assert log_vars['loss_cml'].item() == 0.0
 
 
 def test_regularises_from_begin_epoch_to_end_epoch_inclusive(epoch):
     data = batch()
-    plain, _ = _step(_sharpen_head(build()), data)
+    plain, _ = sgd_step(_sharpen_head(build()), data)
     for number, active in ((1, False), (2, True), (3, True), (4, False)):
         epoch(number)
-        after, log_vars = _step(_cml(begin_epoch=2, end_epoch=3), data)
+        after, log_vars = sgd_step(_cml(begin_epoch=2, end_epoch=3), data)
         assert ('loss_cml' in log_vars) == active
         if not active:
-            _assert_same(after, plain)
+            assert_same_parameters(after, plain)
     epoch(500)
     assert CML().active()
     assert not CML(begin_epoch=501).active()

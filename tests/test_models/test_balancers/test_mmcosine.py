@@ -11,11 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import THREE_ENCODERS, batch, build
+from balancer_models import (THREE_ENCODERS, batch, build, sgd_step)
 from conftest import REPO
 from mmengine.config import Config
 
-from mmdr.engine.optimizers import BalancedOptimWrapper
 from mmdr.models.balancers import MMCosine, cosine_logits
 from mmdr.utils import register_all_modules
 
@@ -31,16 +30,6 @@ def _mmcosine(scaling=10.0, **overrides):
     with torch.no_grad():  # a non-zero bias, to see that it takes no part
         model.cls_head.fc_cls.bias.copy_(torch.arange(4.0))
     return model
-
-
-def _step(model, data):
-    """One step of mmengine's train_step; returns the parameters after it
-    and the logged values."""
-    wrapper = BalancedOptimWrapper(
-        optimizer=torch.optim.SGD(model.parameters(), **SGD))
-    torch.manual_seed(5)  # the same dropout masks as the reference
-    log_vars = model.train_step(copy.deepcopy(data), wrapper)
-    return {n: p.detach() for n, p in model.named_parameters()}, log_vars
 
 
 def _labels(data_samples):
@@ -91,7 +80,7 @@ def test_one_step_equals_the_authors_train_epoch():
     data = batch()
     model = _mmcosine(scaling=10.0)
     expected, loss = _authors_step(model, data, 10.0)
-    after, log_vars = _step(model, data)
+    after, log_vars = sgd_step(model, data, **SGD)
     assert float(log_vars['loss_cls']) == pytest.approx(loss.item())
     assert after.keys() == expected.keys()
     for name, value in expected.items():
@@ -135,7 +124,7 @@ def test_scaling_multiplies_training_and_prediction_scores(scaling):
             scaled(inputs, mode='tensor'),
             default(inputs, mode='tensor') * scaling / 10.0)
     expected, loss = _authors_step(scaled.train(), data, scaling)
-    after, log_vars = _step(scaled, data)
+    after, log_vars = sgd_step(scaled, data, **SGD)
     assert float(log_vars['loss_cls']) == pytest.approx(loss.item())
     for name, value in expected.items():
         torch.testing.assert_close(after[name], value, msg=name)

@@ -14,11 +14,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import THREE_ENCODERS, WIDTHS, batch, build
+from balancer_models import (THREE_ENCODERS, WIDTHS, assert_same_parameters,
+                             batch, build, sgd_step)
 from conftest import REPO
 from mmengine.config import Config
 
-from mmdr.engine.optimizers import BalancedOptimWrapper
 from mmdr.models.balancers import (OPM, drop_features, drop_probabilities,
                                    modulation_coefficients)
 from mmdr.models.encoders import BaseEncoder
@@ -71,19 +71,6 @@ def test_drop_features_zeroes_dropped_samples_and_rescales_all():
 def _opm(**kwargs):
     kwargs.setdefault('begin_epoch', 1)
     return build(balancer=dict(type='OPM', **kwargs))
-
-
-def _step(model, data):
-    """One step of mmengine's train_step with SGD; returns the parameters
-    after it and the logged values."""
-    wrapper = BalancedOptimWrapper(
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
-    torch.manual_seed(5)  # the same dropout masks as the reference
-    log_vars = model.train_step(copy.deepcopy(data), wrapper)
-    return {
-        n: p.detach().clone()
-        for n, p in model.named_parameters()
-    }, log_vars
 
 
 def _authors_performances(model, out_1, out_2, label):
@@ -153,23 +140,17 @@ def _authors_step(model, data, q_base=0.5, lam=0.5, p_exe=0.7, draws=0):
     return params, q, bool(exe_drop), mask
 
 
-def _assert_same(after, expected):
-    assert after.keys() == expected.keys()
-    for name, value in expected.items():
-        torch.testing.assert_close(after[name], value, msg=name)
-
-
 def test_one_step_drops_as_the_authors_code(epoch):
     data = batch()
     model = _opm()
     expected, q, executed, mask = _authors_step(model, data)
     assert executed and q.max() > 0.5 and (mask == 0).any()  # a real drop
-    after, log_vars = _step(model, data)
-    _assert_same(after, expected)
+    after, log_vars = sgd_step(model, data)
+    assert_same_parameters(after, expected)
     assert log_vars['opm_executed'] == 1.0
     assert [log_vars['opm_q_audio'],
             log_vars['opm_q_visual']] == pytest.approx(q.tolist())
-    plain, _ = _step(build(), data)
+    plain, _ = sgd_step(build(), data)
     assert not torch.allclose(plain['cls_head.fc_cls.weight'],
                               after['cls_head.fc_cls.weight'])
 
@@ -180,8 +161,8 @@ def test_q_base_and_lam_set_the_dominant_drop_probability(q_base, lam, epoch):
     model = _opm(q_base=q_base, lam=lam, p_exe=1.0)
     expected, q, executed, _ = _authors_step(
         model, data, q_base=q_base, lam=lam, p_exe=1.0)
-    after, log_vars = _step(model, data)
-    _assert_same(after, expected)
+    after, log_vars = sgd_step(model, data)
+    assert_same_parameters(after, expected)
     ratio = float(log_vars['opm_ratio'])
     dominant = 'visual' if ratio > 1 else 'audio'
     ratio = max(ratio, 1 / ratio)
@@ -193,10 +174,10 @@ def test_q_base_and_lam_set_the_dominant_drop_probability(q_base, lam, epoch):
 
 def test_p_exe_is_the_probability_that_a_batch_drops(epoch):
     data = batch()
-    plain, _ = _step(build(), data)
-    never, log_vars = _step(_opm(p_exe=0.0), data)
+    plain, _ = sgd_step(build(), data)
+    never, log_vars = sgd_step(_opm(p_exe=0.0), data)
     assert log_vars['opm_executed'] == 0.0
-    _assert_same(never, plain)
+    assert_same_parameters(never, plain)
     executed = []
     for iteration in range(40):
         epoch(7, iteration)
@@ -204,20 +185,20 @@ def test_p_exe_is_the_probability_that_a_batch_drops(epoch):
         executed.append(float(torch.rand((), generator=generator)) >= 0.5)
     assert 10 < sum(executed) < 30
     epoch(7, 0)
-    _, log_vars = _step(_opm(p_exe=1.0), data)
+    _, log_vars = sgd_step(_opm(p_exe=1.0), data)
     assert log_vars['opm_executed'] == 1.0
 
 
 def test_drops_from_begin_epoch_to_end_epoch_inclusive(epoch):
     data = batch()
-    plain, _ = _step(build(), data)
+    plain, _ = sgd_step(build(), data)
     for number, drops in ((1, False), (2, True), (3, True), (4, False)):
         epoch(number)
-        after, log_vars = _step(
+        after, log_vars = sgd_step(
             _opm(p_exe=1.0, begin_epoch=2, end_epoch=3), data)
         assert ('opm_executed' in log_vars) == drops
         if not drops:
-            _assert_same(after, plain)
+            assert_same_parameters(after, plain)
     epoch(6)  # the authors' warm-up: their epochs 0 to 5
     assert not OPM().active()
     epoch(500)
@@ -362,8 +343,8 @@ def test_the_journals_ogm_is_ogmge_with_its_script_settings(epoch):
         epoch(number)
         model = build(encoders=encoders, balancer=JOURNAL_OGM)
         expected = _journal_ogm_step(model, data, number - 1)
-        after, log_vars = _step(model, data)
-        _assert_same(after, expected)
+        after, log_vars = sgd_step(model, data)
+        assert_same_parameters(after, expected)
     # The rule is OGM-GE's: 1 - tanh(alpha * ratio) for the dominant one.
     scores = torch.tensor([2.0, 3.0])
     assert modulation_coefficients(scores, 0.8).tolist() == pytest.approx(
