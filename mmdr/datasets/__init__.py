@@ -7,6 +7,7 @@ from .avdigits_dataset import AVDigitsDataset
 from .base_multimodal_dataset import BaseMultiModalDataset, SampleLoadError
 from .cmu_mosi_dataset import CMUMOSEIDataset, CMUMOSIDataset
 from .cremad_dataset import CREMAD_CLASSES, CREMADDataset
+from .food101_dataset import Food101Dataset
 from .kinetics_sounds_dataset import (KINETICS_SOUNDS_CLASSES,
                                       KineticsSoundsDataset)
 from .mfeat_dataset import MFEAT_VIEWS, MultipleFeaturesDataset
@@ -16,6 +17,7 @@ from .ucf101_dataset import UCF101Dataset
 __all__ = [
     'AudioVisualClipDataset', 'AVDigitsDataset', 'BaseMultiModalDataset',
     'CMUMOSEIDataset', 'CMUMOSIDataset', 'CREMAD_CLASSES', 'CREMADDataset',
-    'KINETICS_SOUNDS_CLASSES', 'KineticsSoundsDataset', 'MFEAT_VIEWS',
-    'MultipleFeaturesDataset', 'SampleLoadError', 'UCF101Dataset'
+    'Food101Dataset', 'KINETICS_SOUNDS_CLASSES', 'KineticsSoundsDataset',
+    'MFEAT_VIEWS', 'MultipleFeaturesDataset', 'SampleLoadError',
+    'UCF101Dataset'
 ]
