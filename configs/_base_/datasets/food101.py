@@ -49,6 +49,8 @@ train_dataloader = dict(
     batch_size=32,
     num_workers=8,
     persistent_workers=True,
+    # A last batch of one sample would stop the text MLP's BatchNorm.
+    drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,

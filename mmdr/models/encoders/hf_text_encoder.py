@@ -85,6 +85,9 @@ class HFTextEncoder(BaseEncoder):
                 f'{self.describe()}: {self.pretrained} does not fit the '
                 f'model built from its config: missing {missing[:5]}, '
                 f'unexpected {unexpected[:5]}')
+        # mmengine's init_weights() is not run: the model's own
+        # initialisation would replace nothing, but mark the module done.
+        self.is_init = True
         return f'{self.pretrained} (loaded by transformers)'
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

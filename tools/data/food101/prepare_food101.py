@@ -102,10 +102,12 @@ def read_rows(path: str) -> Tuple[List[Tuple[int, List[str]]], bool]:
     """
     with open(path, encoding='utf-8-sig', errors='replace', newline='') as f:
         reader = csv.reader(f)
-        rows = []
+        rows, end = [], 0
         for fields in reader:
+            # A quoted text may span lines: name the row's first.
+            start, end = end + 1, reader.line_num
             if fields:
-                rows.append((reader.line_num, fields))
+                rows.append((start, fields))
     header = bool(rows) and not rows[0][1][0].lower().endswith(IMAGE_SUFFIXES)
     return (rows[1:] if header else rows), header
 
@@ -153,7 +155,7 @@ def collect_split(
         sys.exit(f'error: {csv_path} not found; the release has '
                  'texts/train_titles.csv and texts/test_titles.csv')
     rows, _ = read_rows(csv_path)
-    skipped, candidates, seen = [], [], set()
+    skipped, candidates, seen, named = [], [], set(), set()
     for line, fields in rows:
         where = f'{csv_name}:{line}'
         if len(fields) != 3:
@@ -163,6 +165,8 @@ def collect_split(
             continue
         name, text, label = (field.strip() for field in fields)
         sample_id = f'{split}/{label}/{name}'
+        img_path = f'images/{split}/{label}/{name}'
+        named.add(img_path)
         if label not in classes:
             skipped.append((sample_id, 'unknown class',
                             f'{where}: no folder images/train/{label}'))
@@ -177,7 +181,7 @@ def collect_split(
             continue
         candidates.append(
             dict(
-                img_path=f'images/{split}/{label}/{name}',
+                img_path=img_path,
                 title=text,
                 label=classes.index(label),
                 sample_id=sample_id,
@@ -197,7 +201,6 @@ def collect_split(
                             f'{" (" + detail if detail else ""}'))
         else:
             samples.append({k: v for k, v in sample.items() if k != 'where'})
-    listed = {s['img_path'] for s in candidates}
     image_dir = osp.join(root, 'images', split)
     for label in sorted(os.listdir(image_dir)):
         folder = osp.join(image_dir, label)
@@ -205,7 +208,7 @@ def collect_split(
             continue
         for name in sorted(os.listdir(folder)):
             path = f'images/{split}/{label}/{name}'
-            if path not in listed and name.lower().endswith(IMAGE_SUFFIXES):
+            if path not in named and name.lower().endswith(IMAGE_SUFFIXES):
                 skipped.append((f'{split}/{label}/{name}',
                                 f'image without a row in {csv_name}', path))
     return samples, skipped
