@@ -9,6 +9,7 @@ import sys
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
+from av_options import av_shrink_options
 from conftest import REPO
 from PIL import Image
 
@@ -16,8 +17,6 @@ from PIL import Image
 CLASSES = ('apple_pie', 'baby_back_ribs', 'baklava')
 #: The header of the titles files as BalanceBenchmark reads them.
 HEADER = ('Image_path', 'text', 'label')
-#: Side of the images the shrunk configs train on.
-CROP = 32
 #: Bag-of-words width of the shrunk configs.
 VOCAB = 64
 #: Validation share of the fixture's carve: 2 of 8 training pages per
@@ -102,9 +101,10 @@ def prepare_food101(root: str, *extra: str) -> None:
 
 
 def food101_options(config: str) -> List[str]:
-    """--cfg-options that make a Food-101 config small for a CPU: the
-    fixture's 3 classes, 32 x 32 images, a 64-word bag, no loader workers, batches of 4, 2 epochs and
-    D&R after each.
+    """--cfg-options that make a Food-101 config small for a CPU: those of
+    the audio-visual configs (32 x 32 images, no loader workers, batches of
+    4, 2 epochs and D&R after each), the fixture's 3 classes and a 64-word
+    bag.
 
     Args:
         config (str): The config's file name under ``configs/``.
@@ -113,24 +113,15 @@ def food101_options(config: str) -> List[str]:
         list[str]: ``key=value`` options.
     """
     options = [
-        'train_cfg.max_epochs=2', f'model.cls_head.num_classes={len(CLASSES)}'
+        *av_shrink_options(config),
+        f'model.cls_head.num_classes={len(CLASSES)}'
     ]
-    for split in ('train', 'val', 'test'):
-        loader = f'{split}_dataloader'
-        options += [
-            f'{loader}.num_workers=0', f'{loader}.persistent_workers=False',
-            f'{loader}.batch_size=4',
-            f'{loader}.dataset.pipeline.0.transforms.1.scale=({CROP},{CROP})'
-        ]
-        if not config.endswith('_bert.py'):
-            options.append(f'{loader}.dataset.pipeline.1.vocab_size={VOCAB}')
     if not config.endswith('_bert.py'):
-        options.append(f'model.encoders.text.in_channels={VOCAB}')
-    if config.startswith('dr_'):
         options += [
-            'custom_hooks.0.interval=1', 'custom_hooks.0.begin=1',
-            'custom_hooks.0.progress=False'
+            f'{split}_dataloader.dataset.pipeline.1.vocab_size={VOCAB}'
+            for split in ('train', 'val', 'test')
         ]
+        options.append(f'model.encoders.text.in_channels={VOCAB}')
     return options
 
 
