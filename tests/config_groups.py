@@ -11,8 +11,10 @@ import glob
 import os.path as osp
 from typing import List, Tuple
 
+import pytest
 from av_options import av_shrink_options
 from conftest import REPO
+from food101_fixtures import bert_options, food101_options, write_tiny_bert
 from mosi_fixtures import NONFINITE_ZERO_OPTIONS
 from ucf101_options import checkpoint_options, shrink_options
 from umt_teachers import teacher_options
@@ -55,9 +57,18 @@ def model_options(config: str, request) -> List[str]:
         request: pytest's ``request``.
 
     Returns:
-        list[str]: The options; none for most configs.
+        list[str]: The options; none for most configs. A ``*_bert.py``
+        config gets a tiny local BERT, and is skipped without
+        transformers.
     """
     base = request.getfixturevalue('tmp_path_factory').getbasetemp()
+    if config.endswith('_bert.py'):
+        # transformers is optional: its configs run where it is installed.
+        pytest.importorskip('transformers')
+        folder = base / 'tiny_bert'
+        if not folder.exists():
+            write_tiny_bert(str(folder))
+        return bert_options(str(folder))
     return teacher_options(config, base / 'umt_teachers')
 
 
@@ -109,6 +120,8 @@ def _data(config: str, request) -> Tuple[str, List[str]]:
         if f'_{data_set}' in name:
             return (request.getfixturevalue(f'{data_set}_root'),
                     av_shrink_options(name))
+    if '_food101' in name:
+        return request.getfixturevalue('food101_root'), food101_options(name)
     if 'ucf101' in name:
         # Persistent workers would keep their random state outside any
         # checkpoint: the shrunk configs have none.

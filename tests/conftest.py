@@ -202,6 +202,22 @@ def avdigits_root(tmp_path_factory) -> str:
     return made_once(tmp_path_factory, 'avdigits', make)
 
 
+@pytest.fixture(scope='session')
+def food101_root(tmp_path_factory) -> str:
+    """A prepared UPMC Food-101 release (``tests/food101_fixtures.py``: 3
+    classes, 8 training and 2 test pages each). Read only."""
+
+    def make(base) -> str:
+        from food101_fixtures import (PREPARE_ARGS, prepare_food101,
+                                      write_food101_release)
+        root = str(base / 'food101')
+        write_food101_release(root)
+        prepare_food101(root, *PREPARE_ARGS)
+        return root
+
+    return made_once(tmp_path_factory, 'food101', make)
+
+
 def data_root_cfg_options(data_root: str) -> list:
     """``--cfg-options`` that point every dataloader at ``data_root``."""
     return [

@@ -9,6 +9,7 @@ from .base_multimodal_dataset import BaseMultiModalDataset, SampleLoadError
 from .clip_list_dataset import ClipListDataset
 from .cmu_mosi_dataset import CMUMOSEIDataset, CMUMOSIDataset
 from .cremad_dataset import CREMAD_CLASSES, CREMADDataset
+from .food101_dataset import Food101Dataset
 from .kinetics_sounds_dataset import (KINETICS_SOUNDS_CLASSES,
                                       KineticsSoundsDataset)
 from .mfeat_dataset import MFEAT_VIEWS, MultipleFeaturesDataset
@@ -19,7 +20,7 @@ from .vggsound_dataset import VGGSoundDataset
 __all__ = [
     'AudioVisualClipDataset', 'AVDigitsDataset', 'BalancedAVDataset',
     'BaseMultiModalDataset', 'ClipListDataset', 'CMUMOSEIDataset',
-    'CMUMOSIDataset', 'CREMAD_CLASSES', 'CREMADDataset',
+    'CMUMOSIDataset', 'CREMAD_CLASSES', 'CREMADDataset', 'Food101Dataset',
     'KINETICS_SOUNDS_CLASSES', 'KineticsSoundsDataset', 'MFEAT_VIEWS',
     'MultipleFeaturesDataset', 'SampleLoadError', 'UCF101Dataset',
     'VGGSoundDataset'

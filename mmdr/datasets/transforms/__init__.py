@@ -4,11 +4,13 @@ from .formatting import PackMultiModalInputs
 from .frame_decode import FrameDecode
 from .loading import ImageToFloat
 from .modality_pipeline import ModalityPipeline, SelectClipFrames
+from .text import BagOfWords, HFTokenize
 
 __all__ = [
-    'CachedAudioFeature', 'FrameDecode', 'ImageToFloat', 'KaldiFbank',
-    'LoadAudioFeatureFile', 'LoadWaveform', 'LogSpectrogram',
-    'ModalityPipeline', 'PackMultiModalInputs', 'SelectClipFrames'
+    'BagOfWords', 'CachedAudioFeature', 'FrameDecode', 'HFTokenize',
+    'ImageToFloat', 'KaldiFbank', 'LoadAudioFeatureFile', 'LoadWaveform',
+    'LogSpectrogram', 'ModalityPipeline', 'PackMultiModalInputs',
+    'SelectClipFrames'
 ]
 from .fixed_noise import FixedNoise  # noqa: E402
 
