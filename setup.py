@@ -147,6 +147,9 @@ if __name__ == '__main__':
             ],
             # mim train / mim test / mim search (verified: openmim 0.3.9,
             # which imports pkg_resources, gone from setuptools 82 on).
-            mim=['openmim>=0.3.9,<0.4', 'setuptools<82']),
+            mim=['openmim>=0.3.9,<0.4', 'setuptools<82'],
+            # HFTextEncoder, HFTokenize: the *_bert.py configs (verified:
+            # transformers 5.25).
+            text=['transformers>=5.25,<6']),
         license='Apache License 2.0',
         zip_safe=False)
