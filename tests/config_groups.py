@@ -35,6 +35,23 @@ def is_joint_training_twin(config: str) -> bool:
     return osp.basename(config).startswith('jt_')
 
 
+def is_method_config(config: str) -> bool:
+    """Whether the config is a balancing method's: ``jt_avdigits.py`` plus
+    the method's fragment of ``configs/_base_/methods``.
+
+    Args:
+        config (str): Config path or file name.
+
+    Returns:
+        bool: True for ``<method>_avdigits.py`` with ``<method>`` a
+        fragment.
+    """
+    prefix, _, setting = osp.basename(config).partition('_')
+    fragment = osp.join(REPO, 'configs', '_base_', 'methods',
+                        prefix.replace('-', '_') + '.py')
+    return setting == 'avdigits.py' and osp.isfile(fragment)
+
+
 def trains_like_another(config: str) -> bool:
     """Whether the config's training is another shipped config's.
 

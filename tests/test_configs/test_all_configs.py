@@ -8,7 +8,7 @@ import os.path as osp
 
 import pytest
 import torch
-from config_groups import CONFIGS, config_data, model_options
+from config_groups import CONFIGS, config_data, is_method_config, model_options
 from conftest import REPO, data_root_cfg_options
 from dr_test_hooks import Interrupt, InterruptHook
 from mmengine.config import Config
@@ -19,8 +19,18 @@ from mmdr.utils import register_all_modules
 
 register_all_modules()
 
+#: A method's config trains through the Runner in its resume test (slow);
+#: that it is jt_avdigits.py plus its fragment, and its model, are checked
+#: here in the fast tier.
+STEPPED_CONFIGS = [
+    pytest.param(
+        c,
+        id=osp.basename(c),
+        marks=pytest.mark.slow if is_method_config(c) else ()) for c in CONFIGS
+]
 
-@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+
+@pytest.mark.parametrize('path', STEPPED_CONFIGS)
 def test_config_steps_on_a_batch_of_its_data_set(path, request, tmp_path):
     """The Runner of the config, on the test data set of its kind: one
     training iteration (data set, pipeline, model, optimiser wrapper,
