@@ -28,7 +28,9 @@ def sample_contributions(full_correct: torch.Tensor,
     label, 0 where it does not (the authors' ``value_all = 2.0``,
     ``value_a = value_v = 1.0``); the Shapley value of modality ``m`` with
     the other ``o`` is ``(v(m) + v(m, o) - v(o)) / 2``, one of -0.5, 0,
-    0.5, 1 and 1.5.
+    0.5, 1 and 1.5 (the two-player case of
+    :func:`mmdr.analysis.shapley.shapley_values`, which the models do not
+    import).
 
     Args:
         full_correct (torch.Tensor): (N, ) bool, the full input predicted.

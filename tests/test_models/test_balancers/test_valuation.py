@@ -7,6 +7,7 @@ process holding the whole batch."""
 import copy
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,7 +15,11 @@ from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
 from balancer_models import THREE_ENCODERS, WIDTHS, batch, build
 from conftest import REPO
 from mmengine.config import Config
+from test_configs.test_resume_every_config import \
+    test_interrupted_and_resumed_run_is_bit_identical as \
+    resumed_run_is_bit_identical
 
+from mmdr.analysis.shapley import shapley_values
 from mmdr.engine.optimizers import BalancedOptimWrapper
 from mmdr.models.balancers import SampleValuation
 from mmdr.models.balancers.valuation import (modality_level_copies,
@@ -195,6 +200,18 @@ def test_contributions_are_the_authors_shapley_values():
         values,
         torch.tensor([[1.0, 1.5, 0.5, 1.0, 0.0, 0.5, -0.5, 0.0],
                       [1.0, 0.5, 1.5, 1.0, 0.0, -0.5, 0.5, 0.0]]))
+    # mmdr's general Shapley values of the game v(S) = |S| if S predicts.
+    general = shapley_values(
+        ['audio', 'visual'], {
+            frozenset(): 0.0,
+            frozenset({'audio'}): audio.double().numpy(),
+            frozenset({'visual'}): visual.double().numpy(),
+            frozenset({'audio', 'visual'}): 2.0 * full.double().numpy()
+        })
+    torch.testing.assert_close(
+        values,
+        torch.from_numpy(np.stack([general['audio'],
+                                   general['visual']])).float())
     # Efficiency: they add up to v(full) - v(empty).
     torch.testing.assert_close(values.sum(0), 2.0 * full.float())
     assert torch.equal(
@@ -340,3 +357,19 @@ def test_ranks_stay_identical_and_equal_one_process_under_ddp(
             'model.balancer.warmup_epochs=0'
         ])
     assert 'valuation_copies_audio' in log
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', ['sample', 'modality'])
+def test_resume_through_valued_epochs_is_bit_identical(name, tmp_path,
+                                                       request):
+    """test_resume_every_config.py's run (4 epochs, interrupted after epoch
+    2 and during epoch 3) of configs/<level>-valuation_avdigits.py valued
+    from epoch 2 on: the shipped 5 warm-up epochs are longer than that
+    run."""
+    config = tmp_path / 'configs' / f'{name}-valuation_avdigits.py'
+    config.parent.mkdir()
+    config.write_text(
+        f"_base_ = [{osp.join(REPO, 'configs', config.name)!r}]\n"
+        'model = dict(balancer=dict(warmup_epochs=1))\n')
+    resumed_run_is_bit_identical(str(config), tmp_path, request)
