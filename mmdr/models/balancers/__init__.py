@@ -16,6 +16,7 @@ from .reconboost import ReconBoost
 from .ume import UME, ensemble_logits
 from .umt import UMT
 from .unimodal_aux_loss import UnimodalAuxLoss
+from .valuation import SampleValuation
 
 __all__ = [
     'BaseBalancer', 'gt_labels', 'true_class_scores', 'MMCosine',
@@ -24,5 +25,5 @@ __all__ = [
     'prototype_coefficients', 'prototype_logits', 'update_prototypes',
     'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME',
     'ensemble_logits', 'UMT', 'MLA', 'CML', 'calibration_terms',
-    'removal_logits', 'InfoReg', 'ARL'
+    'removal_logits', 'InfoReg', 'ARL', 'SampleValuation'
 ]
