@@ -3,11 +3,14 @@
 # joint-training config; `dr` runs its dr_ twin, `alone` each modality on its
 # own (the reference of the imbalance measure), any other method merges
 # configs/_base_/methods/<method>.py into the config.
-# OGM-GE, PMR, Greedy, OPM, InfoReg and ARL are defined for two modalities
-# (their papers and code compare an audio and a visual score, or connect two
-# branches): three-modality settings exclude them. UMT distils from the
-# `alone` runs of its setting and seed, and runs after them.
-two_modality_only = ['ogm_ge', 'pmr', 'greedy', 'opm', 'inforeg', 'arl']
+# OGM-GE, PMR, Greedy, OPM, InfoReg, ARL and the valuations are defined for
+# two modalities (their papers and code compare an audio and a visual score,
+# or connect two branches): three-modality settings exclude them. UMT
+# distils from the `alone` runs of its setting and seed, and runs after them.
+two_modality_only = [
+    'ogm_ge', 'pmr', 'greedy', 'opm', 'inforeg', 'arl', 'sample_valuation',
+    'modality_valuation'
+]
 
 settings = [
     dict(config='configs/jt_avdigits.py'),
@@ -27,6 +30,7 @@ settings = [
 methods = [
     'jt', 'dr', 'ogm_ge', 'mmpareto', 'pmr', 'unimodal_aux_loss',
     'gradient_blending', 'greedy', 'agm', 'mla', 'reconboost', 'opm',
-    'mmcosine', 'ume', 'cml', 'inforeg', 'arl', 'alone', 'umt'
+    'mmcosine', 'ume', 'cml', 'inforeg', 'arl', 'sample_valuation',
+    'modality_valuation', 'alone', 'umt'
 ]
 seeds = [0, 1, 2]

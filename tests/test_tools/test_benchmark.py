@@ -454,8 +454,10 @@ def test_shipped_lists_compose_and_build(name, monkeypatch):
     runs, skipped = plan(
         settings, methods, seeds, 'wd', METHODS, check_models=name == 'cpu')
     three = {'mfeat', 'mfeat_noise'} if name == 'cpu' else {'mosi'}
-    two_only = ['ogm_ge', 'pmr', 'greedy', 'opm', 'inforeg', 'arl'
-                ] if name == 'cpu' else ['ogm_ge', 'pmr']
+    two_only = [
+        'ogm_ge', 'pmr', 'greedy', 'opm', 'inforeg', 'arl', 'sample_valuation',
+        'modality_valuation'
+    ] if name == 'cpu' else ['ogm_ge', 'pmr']
     assert skipped == {
         s.name: two_only if s.name in three else []
         for s in settings
