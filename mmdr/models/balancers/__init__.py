@@ -1,4 +1,5 @@
 from .agm import AGM
+from .amco import AMCo, class_mask, logit_shares, masked_class_count
 from .arl import ARL
 from .base_balancer import BaseBalancer, gt_labels, true_class_scores
 from .cml import CML, calibration_terms, removal_logits
@@ -25,5 +26,6 @@ __all__ = [
     'prototype_coefficients', 'prototype_logits', 'update_prototypes',
     'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME',
     'ensemble_logits', 'UMT', 'MLA', 'CML', 'calibration_terms',
-    'removal_logits', 'InfoReg', 'ARL', 'SampleValuation'
+    'removal_logits', 'InfoReg', 'ARL', 'SampleValuation', 'AMCo',
+    'class_mask', 'logit_shares', 'masked_class_count'
 ]
