@@ -6,6 +6,7 @@ from .cml import CML, calibration_terms, removal_logits
 from .gradient_blending import GradientBlending, HeldOutSampler
 from .greedy import Greedy
 from .inforeg import InfoReg
+from .mbsd import MBSD, pair_terms
 from .mla import MLA
 from .mmcosine import MMCosine, cosine_logits
 from .mmpareto import MMPareto
@@ -27,5 +28,5 @@ __all__ = [
     'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME',
     'ensemble_logits', 'UMT', 'MLA', 'CML', 'calibration_terms',
     'removal_logits', 'InfoReg', 'ARL', 'SampleValuation', 'AMCo',
-    'class_mask', 'logit_shares', 'masked_class_count'
+    'class_mask', 'logit_shares', 'masked_class_count', 'MBSD', 'pair_terms'
 ]
