@@ -85,9 +85,13 @@ class AMCo(BaseBalancer):
     dependent when its share of the softmax over all modalities'
     concatenated logits (:func:`logit_shares`), averaged over the batch,
     exceeds ``sigma``. Outside these epochs the loss is the fused logits'
-    cross entropy alone. The dependence and the progress restart at every
-    epoch (BalanceMM's ``train_loop``); both are buffers, so a checkpoint
-    keeps them.
+    cross entropy alone. Any number of modalities works; with M of them
+    the shares average 1 / M, so with three or more only a strongly
+    dominant modality exceeds BalanceMM's 0.5. The epoch's progress grows
+    by (epoch - 1) / 10 per batch (BalanceMM's ``l_t += current_epoch /
+    10``, its epochs counted from 0), so the first epoch never masks. The
+    dependence and the progress restart at every epoch (BalanceMM's
+    ``train_loop``); both are buffers, so a checkpoint keeps them.
 
     No code by the paper's authors is public; we follow BalanceMM. Where
     it is broken or silent: its mask is expanded to 2 rows
@@ -195,8 +199,8 @@ class AMCo(BaseBalancer):
         Returns:
             dict[str, torch.Tensor]: ``loss_cls`` (the fused logits'),
             accuracies, and while active ``loss_<modality>`` per modality,
-            the logged ``amco_masked`` (classes masked) and
-            ``amco_share_<modality>``.
+            the logged ``amco_masked`` (the mask's zeros, applied to the
+            dependent modalities) and ``amco_share_<modality>``.
         """
         modalities = model.modalities
         logits = model.unimodal_logits(feats, 'fused_head')

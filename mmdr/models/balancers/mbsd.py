@@ -23,7 +23,9 @@ def pair_terms(first: torch.Tensor, second: torch.Tensor, labels: torch.Tensor,
     difference of the two modalities' logits (``on_probabilities=False``,
     BalanceMM's two-modality branch) or probabilities (its three-modality
     branch); the divergence term is ``F.kl_div(max(p, q), min(p, q))``,
-    i.e. ``min * (log min - max)``. Gradients flow through the weights and
+    i.e. ``min * (log min - max)``, which unlike a KL divergence may be
+    negative (BalanceMM passes probabilities where ``kl_div`` takes a
+    log-probability as its input). Gradients flow through the weights and
     both probabilities, as in BalanceMM.
 
     Args:
