@@ -12,11 +12,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import THREE_ENCODERS, batch, build
+from balancer_models import (THREE_ENCODERS, assert_same_parameters, batch,
+                             build, sgd_step)
 from conftest import REPO
 from mmengine.config import Config
 
-from mmdr.engine.optimizers import BalancedOptimWrapper
 from mmdr.models.balancers import MBSD, pair_terms
 from mmdr.utils import register_all_modules
 
@@ -56,23 +56,6 @@ def _three_modality_batch():
         for m, w in dict(audio=6, visual=5, text=3).items()
     }
     return data
-
-
-def _step(model, data):
-    wrapper = BalancedOptimWrapper(
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
-    torch.manual_seed(5)  # the same dropout masks as the reference
-    log_vars = model.train_step(copy.deepcopy(data), wrapper)
-    return {
-        n: p.detach().clone()
-        for n, p in model.named_parameters()
-    }, log_vars
-
-
-def _assert_same(after, expected):
-    assert after.keys() == expected.keys()
-    for name, value in expected.items():
-        torch.testing.assert_close(after[name], value, msg=name)
 
 
 def _balancemm_step(model, data, modulated=True):
@@ -163,8 +146,8 @@ def test_one_step_equals_balancemms_training_step(three, epoch):
     data = _three_modality_batch() if three else batch(10)
     model = _mbsd(THREE_ENCODERS if three else None)
     expected, total = _balancemm_step(model, data)
-    after, log_vars = _step(model, data)
-    _assert_same(after, expected)
+    after, log_vars = sgd_step(model, data)
+    assert_same_parameters(after, expected)
     assert log_vars['loss'].item() == pytest.approx(total.item(), rel=1e-5)
     assert log_vars['loss_kl'] != 0 and log_vars['loss_rs'] > 0
     plain, _ = _balancemm_step(model, data, modulated=False)
@@ -178,8 +161,8 @@ def test_regularises_from_begin_epoch_to_end_epoch_inclusive(epoch):
     for number, active in ((1, False), (2, True), (3, True), (4, False)):
         epoch(number)
         expected, _ = _balancemm_step(model, data, modulated=active)
-        after, log_vars = _step(copy.deepcopy(model), data)
-        _assert_same(after, expected)
+        after, log_vars = sgd_step(copy.deepcopy(model), data)
+        assert_same_parameters(after, expected)
         assert ('loss_kl' in log_vars) == active
     epoch(500)
     assert MBSD().active()
