@@ -152,7 +152,7 @@ class ARL(BaseBalancer):
 
     def active(self) -> bool:
         """bool: Whether the current epoch is past the warm-up."""
-        return self.current_epoch() >= self.begin_epoch
+        return self.in_epochs(self.begin_epoch)
 
     @staticmethod
     def unimodal_logits(

@@ -213,6 +213,19 @@ class BaseBalancer(BaseModule, metaclass=ABCMeta):
                             f'{type(runner.train_loop).__name__}. Use '
                             "train_cfg=dict(type='EpochBasedTrainLoop', ...).")
 
+    def in_epochs(self, begin: int, end: Optional[int] = None) -> bool:
+        """Whether the current epoch is in ``[begin, end]``.
+
+        Args:
+            begin (int): The first epoch, counted from 1.
+            end (int, optional): The last one; None: to the end of training.
+
+        Returns:
+            bool: True from ``begin`` to ``end``, both included.
+        """
+        epoch = self.current_epoch()
+        return begin <= epoch and (end is None or epoch <= end)
+
     def check_one_batch_per_step(self, needs: str) -> None:
         """Raise if the optimiser wrapper accumulates several batches per
         step.

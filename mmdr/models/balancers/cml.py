@@ -160,9 +160,7 @@ class CML(BaseBalancer):
 
     def active(self) -> bool:
         """bool: Whether the current epoch is regularised."""
-        epoch = self.current_epoch()
-        return self.begin_epoch <= epoch and (self.end_epoch is None
-                                              or epoch <= self.end_epoch)
+        return self.in_epochs(self.begin_epoch, self.end_epoch)
 
     def order_generator(self) -> torch.Generator:
         """The same CPU generator on every rank, a new stream per

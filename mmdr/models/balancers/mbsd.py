@@ -114,9 +114,7 @@ class MBSD(BaseBalancer):
 
     def active(self) -> bool:
         """bool: Whether the current epoch is regularised."""
-        epoch = self.current_epoch()
-        return self.begin_epoch <= epoch and (self.end_epoch is None
-                                              or epoch <= self.end_epoch)
+        return self.in_epochs(self.begin_epoch, self.end_epoch)
 
     def loss(self, model: 'MultiModalRecognizer', feats: Dict[str,
                                                               torch.Tensor],

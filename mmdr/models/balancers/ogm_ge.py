@@ -120,7 +120,7 @@ class OGMGE(BaseBalancer):
 
     def active(self) -> bool:
         """bool: Whether the current epoch is modulated."""
-        return self.begin_epoch <= self.current_epoch() <= self.end_epoch
+        return self.in_epochs(self.begin_epoch, self.end_epoch)
 
     def loss(self, model: 'MultiModalRecognizer', feats: Dict[str,
                                                               torch.Tensor],

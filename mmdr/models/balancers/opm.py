@@ -146,9 +146,7 @@ class OPM(BaseBalancer):
 
     def active(self) -> bool:
         """bool: Whether the current epoch drops features."""
-        epoch = self.current_epoch()
-        return self.begin_epoch <= epoch and (self.end_epoch is None
-                                              or epoch <= self.end_epoch)
+        return self.in_epochs(self.begin_epoch, self.end_epoch)
 
     def drop_generator(self) -> torch.Generator:
         """The same CPU generator on every rank, a new stream per

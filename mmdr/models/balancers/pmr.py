@@ -257,7 +257,7 @@ class PMR(BaseBalancer):
 
     def active(self) -> bool:
         """bool: Whether the current epoch is modulated."""
-        return self.begin_epoch <= self.current_epoch() <= self.end_epoch
+        return self.in_epochs(self.begin_epoch, self.end_epoch)
 
     # ------------------------------------------------------------------
     # prototypes
