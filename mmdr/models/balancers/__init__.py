@@ -5,7 +5,7 @@ from .cml import CML, calibration_terms, removal_logits
 from .gradient_blending import GradientBlending, HeldOutSampler
 from .greedy import Greedy
 from .inforeg import InfoReg
-from .lfm import LFM, alignment_divergence
+from .lfm import LFM, alignment_divergence, weight_hypergradient
 from .mla import MLA
 from .mmcosine import MMCosine, cosine_logits
 from .mmpareto import MMPareto
@@ -25,5 +25,6 @@ __all__ = [
     'prototype_coefficients', 'prototype_logits', 'update_prototypes',
     'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME',
     'ensemble_logits', 'UMT', 'MLA', 'CML', 'calibration_terms',
-    'removal_logits', 'InfoReg', 'ARL', 'LFM', 'alignment_divergence'
+    'removal_logits', 'InfoReg', 'ARL', 'LFM', 'alignment_divergence',
+    'weight_hypergradient'
 ]

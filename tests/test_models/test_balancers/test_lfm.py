@@ -7,6 +7,7 @@ whole batch."""
 import copy
 import os.path as osp
 from itertools import combinations
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,9 +19,15 @@ from balancer_models import THREE_ENCODERS, batch, build
 from conftest import REPO
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
+from mmengine.dataset import DefaultSampler, pseudo_collate
+from mmengine.logging import MMLogger
+from mmengine.runner import EpochBasedTrainLoop
+from runs import build_runner
 
 from mmdr.engine.optimizers import BalancedOptimWrapper
-from mmdr.models.balancers import LFM, alignment_divergence
+from mmdr.models.balancers import (LFM, HeldOutSampler, alignment_divergence,
+                                   weight_hypergradient)
+from mmdr.models.balancers.lfm import updated_cls_weight
 from mmdr.utils import register_all_modules
 
 register_all_modules()
@@ -116,13 +123,7 @@ def _authors_step(model, data, cls_k):
     y = torch.stack([s.gt_labels.item for s in data['data_samples']]).view(-1)
     torch.manual_seed(5)
     feats = model.extract_feat(data['inputs'])
-    fc = model.cls_head.fc_cls
-    outputs, start = [], 0
-    for m in model.modalities:
-        width = feats[m].shape[1]
-        outputs.append(feats[m] @ fc.weight[:, start:start + width].t() +
-                       fc.bias / len(feats))
-        start += width
+    outputs = _slices(model, feats)
     o_b = model.cls_head(model.fusion(feats))
     pairs = list(combinations(outputs, 2))
     loss_alignment = sum(_authors_alignment(p, q) for p, q in pairs)
@@ -134,6 +135,52 @@ def _authors_step(model, data, cls_k):
     loss.backward()
     optimizer.step()
     return {n: p.detach() for n, p in model.named_parameters()}
+
+
+def _slices(model, feats):
+    """The concatenation head's slices with their share of the bias: the
+    authors' per-encoder heads (o_a, o_v, ...)."""
+    fc = model.cls_head.fc_cls
+    outputs, start = [], 0
+    for m in model.modalities:
+        width = feats[m].shape[1]
+        outputs.append(feats[m] @ fc.weight[:, start:start + width].t() +
+                       fc.bias / len(feats))
+        start += width
+    return outputs
+
+
+def _authors_get_alpha(model, data, alpha, epoch, lr_alpha=1e-4):
+    """Crema_epoch_learnable.py's getAlpha_Learnable on a copy of the
+    model in evaluation mode (their model after the first epoch), on the
+    held-out batch as a whole (their first half of 16)."""
+    model = copy.deepcopy(model).eval()
+    model.balancer = None
+    data = model.data_preprocessor(copy.deepcopy(data), False)
+    y = torch.stack([s.gt_labels.item for s in data['data_samples']]).view(-1)
+    feats = model.extract_feat(data['inputs'])
+    o_a, o_v = _slices(model, feats)
+    loss_alignment = _authors_alignment(o_a, o_v)
+    criterion = nn.CrossEntropyLoss(reduction='none')
+    loss_cls = criterion(model.cls_head(model.fusion(feats)), y).mean()
+    L_total = alpha[0] * loss_cls + alpha[1] * loss_alignment
+    parameters = list(model.parameters())
+    theta_grads = torch.autograd.grad(L_total, parameters, create_graph=True)
+    cls_grads = torch.autograd.grad(
+        loss_cls, parameters, retain_graph=True, create_graph=True)
+    hessian_vector_prod = torch.autograd.grad(
+        outputs=theta_grads,
+        inputs=parameters,
+        grad_outputs=cls_grads,
+        retain_graph=True)
+    with torch.no_grad():
+        alpha_grad = hessian_vector_prod[0].mean().item()
+        if epoch % 20 == 0 and epoch != 0:
+            lr_alpha = lr_alpha / 2
+        alpha[1] -= lr_alpha * alpha_grad
+        alpha[1] = max(0.05, min(0.95, alpha[1]))
+        alpha[0] = 1.0 - alpha[1]
+    return alpha, lr_alpha, alpha_grad
 
 
 def test_divergence_on_hand_values():
@@ -213,6 +260,96 @@ def test_epoch_scale_stretches_the_schedule(epoch):
         float(default['lfm_cls_weight']))
 
 
+@pytest.mark.parametrize('number, weight_lr', [(1, 1e-4), (21, 1e-4),
+                                               (41, 1e-2)])
+def test_learned_weight_equals_the_authors_update(number, weight_lr):
+    """The update before epoch ``number`` (counted from 1) from w = 0.05:
+    the authors' hypergradient, their rate halved at their epochs 20 and
+    40, their clipping; then a step with the learned weight."""
+    model = _lfm(weight_rule='learnable', weight_lr=weight_lr)
+    heldout = batch(8, seed=4)
+    # Their lr_alpha as it comes to their epoch number - 1: halved at each
+    # earlier epoch 20, 40...
+    lr_alpha = weight_lr / 2**len(
+        [e for e in range(1, number - 1) if e % 20 == 0])
+    alpha, _, alpha_grad = _authors_get_alpha(model, heldout, [0.05, 0.95],
+                                              number - 1, lr_alpha)
+    data = model.data_preprocessor(copy.deepcopy(heldout), False)
+    weight = model.balancer.update_cls_weight(model, data, number)
+    assert model.training  # its mode restored
+    # float32 hypergradients summed in other orders: 1e-6 of the change.
+    assert weight == pytest.approx(alpha[0], abs=1e-9)
+    assert float(model.balancer.learned_cls_weight) == weight
+    expected_change = weight_lr / 2**((number - 1) // 20) * alpha_grad
+    assert weight - 0.05 == pytest.approx(expected_change, rel=1e-5)
+    assert weight != 0.05
+    data = batch()
+    expected = _authors_step(model, data, alpha)
+    after, log_vars = _step(model, data)
+    _assert_same(after, expected)
+    assert float(log_vars['lfm_cls_weight']) == pytest.approx(weight)
+
+
+def test_hypergradient_and_clipping_on_a_quadratic():
+    """L_cls = x^2 / 2 and L_align = x^2 (x a scalar parameter): with
+    w = 0.25, H = 0.25 + 0.75 * 2 = 1.75 and grad L_cls = x, so the
+    hypergradient is 1.75 x."""
+    x = torch.tensor([3.0], requires_grad=True)
+    grad = weight_hypergradient([x], x.pow(2).sum() / 2, x.pow(2).sum(), 0.25)
+    assert grad == pytest.approx(1.75 * 3.0)
+    assert updated_cls_weight(0.25, 5.0, 0.01) == pytest.approx(0.30)
+    assert updated_cls_weight(0.25, 1e3, 1.0) == pytest.approx(0.95)
+    assert updated_cls_weight(0.25, -1e3, 1.0) == pytest.approx(0.05)
+
+
+def _runner(model, sampler_type=HeldOutSampler, size=20):
+    """What LFM's epoch step reads of a Runner: the training loader (data
+    set items as PackMultiModalInputs makes them), the model, the epoch."""
+    data = batch(size, seed=6)
+    dataset = [
+        dict(
+            inputs={m: data['inputs'][m][i]
+                    for m in data['inputs']},
+            data_samples=data['data_samples'][i]) for i in range(size)
+    ]
+    sampler = (
+        HeldOutSampler(dataset, heldout_fraction=0.5)
+        if sampler_type is HeldOutSampler else DefaultSampler(dataset))
+    loader = SimpleNamespace(
+        dataset=dataset, sampler=sampler, collate_fn=pseudo_collate)
+    return SimpleNamespace(
+        train_dataloader=loader,
+        model=model,
+        epoch=0,
+        logger=MMLogger.get_instance('lfm-test'),
+        train_loop=object.__new__(EpochBasedTrainLoop)), dataset
+
+
+def test_epoch_step_learns_on_the_first_heldout_samples():
+    model = _lfm(weight_rule='learnable', heldout_samples=3)
+    runner, dataset = _runner(model)
+    held = runner.train_dataloader.sampler.heldout_indices[:3]
+    alpha, _, _ = _authors_get_alpha(
+        model, pseudo_collate([dataset[i] for i in held]), [0.05, 0.95], 0)
+    model.balancer.before_train_epoch(runner)
+    learned = float(model.balancer.learned_cls_weight)
+    assert learned - 0.05 == pytest.approx(alpha[0] - 0.05, rel=1e-5)
+    assert learned != 0.05
+    # 'fitted' has no epoch step.
+    fitted = _lfm()
+    fitted.balancer.before_train_epoch(_runner(fitted, DefaultSampler)[0])
+    assert float(fitted.balancer.learned_cls_weight) == 0.05
+
+
+def test_epoch_step_refuses_a_training_set_without_a_heldout_part():
+    model = _lfm(weight_rule='learnable')
+    with pytest.raises(TypeError, match="sampler=dict.type='HeldOutSampler'"):
+        model.balancer.before_train_epoch(_runner(model, DefaultSampler)[0])
+    model = _lfm(weight_rule='learnable', heldout_samples=11)
+    with pytest.raises(ValueError, match='sampler holds out 10'):
+        model.balancer.before_train_epoch(_runner(model)[0])
+
+
 def test_half_batches_averaged_give_the_whole_batchs_gradient(epoch):
     """DDP averages the ranks' gradients: every LFM term is a mean over the
     samples, so two halves' averaged gradients are the whole batch's (a
@@ -255,13 +392,20 @@ def test_models_and_arguments_it_cannot_take_are_refused_at_build():
         LFM(epoch_scale=0)
     with pytest.raises(ValueError, match='cls_weight_coefficients must not'):
         LFM(cls_weight_coefficients=())
+    with pytest.raises(ValueError, match="weight_rule='learned' is neither"):
+        LFM(weight_rule='learned')
+    with pytest.raises(ValueError, match='initial_cls_weight=1.5 must be'):
+        LFM(initial_cls_weight=1.5)
+    with pytest.raises(ValueError, match='heldout_samples=0 must be'):
+        LFM(heldout_samples=0)
 
 
 def test_config_fragment_holds_the_documented_values():
     """(test_all_configs holds lfm_avdigits.py equal to jt_avdigits.py plus
     this fragment.)"""
     fragment = Config.fromfile(osp.join(REPO, 'configs/_base_/methods/lfm.py'))
-    assert fragment.model.balancer == dict(type='LFM', epoch_scale=1.0)
+    assert fragment.model.balancer == dict(
+        type='LFM', weight_rule='fitted', epoch_scale=1.0)
 
 
 @pytest.mark.slow
@@ -275,3 +419,54 @@ def test_ranks_stay_identical_and_equal_one_process_under_ddp(
         osp.join(REPO, 'configs/lfm_avdigits.py'), tmp_path,
         lambda size: whole_batch_options(avdigits_root, size))
     assert 'loss_align' in log
+
+
+def _learnable_options(data_root, size):
+    """'learnable' on AV-Digits' 20 fixture training samples, 4 held out
+    (16 trained on: 10 + 6 per epoch in one process, 5 + 3 per rank), from
+    w = 0.5 with a rate that moves it visibly (from the authors' 0.05 it
+    stays clipped there on these samples: the hypergradient is negative)."""
+    return [
+        *whole_batch_options(data_root, size),
+        "model.balancer.weight_rule='learnable'",
+        'model.balancer.initial_cls_weight=0.5',
+        'model.balancer.weight_lr=5.0', 'model.balancer.heldout_samples=4',
+        "train_dataloader.sampler.type='HeldOutSampler'",
+        'train_dataloader.sampler.heldout_fraction=0.2'
+    ]
+
+
+@pytest.mark.slow
+def test_learnable_ranks_stay_identical_and_equal_one_process_under_ddp(
+        avdigits_root, tmp_path):
+    """'learnable' under tools/train.py with 2 processes: every rank learns
+    the same weight from the same held-out samples, so both ranks end
+    identical and equal one process holding each step's samples."""
+    log = two_ranks_equal_one_process(
+        osp.join(REPO, 'configs/lfm_avdigits.py'), tmp_path,
+        lambda size: _learnable_options(avdigits_root, size))
+    assert 'LFM: classification weight' in log
+
+
+@pytest.mark.slow
+def test_learnable_weight_resumes_exactly(avdigits_root, tmp_path):
+    """3 epochs uninterrupted equal 2 epochs, then a resume to 3: the
+    learned weight is in the checkpoint (a buffer of the model)."""
+    config = osp.join(REPO, 'configs/lfm_avdigits.py')
+    options = _learnable_options(avdigits_root, 10)
+    runs = {}
+    for name, plan in (('straight', ((3, False), )), ('resumed', ((2, False),
+                                                                  (3, True)))):
+        for epochs, resume in plan:
+            runner = build_runner(config, tmp_path / name, [
+                *options, f'train_cfg.max_epochs={epochs}', f'resume={resume}',
+                'default_hooks.checkpoint.interval=1'
+            ])
+            runner.train()
+        runs[name] = dict(
+            runner.model.named_parameters(),
+            weight=runner.model.balancer.learned_cls_weight)
+    assert runs['straight'].keys() == runs['resumed'].keys()
+    for key, value in runs['straight'].items():
+        assert torch.equal(value, runs['resumed'][key]), key
+    assert 0.1 < float(runs['straight']['weight']) < 0.45  # moved, unclipped
