@@ -6,6 +6,7 @@ from .cml import CML, calibration_terms, removal_logits
 from .gradient_blending import GradientBlending, HeldOutSampler
 from .greedy import Greedy
 from .inforeg import InfoReg
+from .lfm import LFM, alignment_divergence, weight_hypergradient
 from .mbsd import MBSD, pair_terms
 from .mla import MLA
 from .mmcosine import MMCosine, cosine_logits
@@ -28,5 +29,6 @@ __all__ = [
     'Greedy', 'AGM', 'ReconBoost', 'GradientBlending', 'HeldOutSampler', 'UME',
     'ensemble_logits', 'UMT', 'MLA', 'CML', 'calibration_terms',
     'removal_logits', 'InfoReg', 'ARL', 'SampleValuation', 'AMCo',
-    'class_mask', 'logit_shares', 'masked_class_count', 'MBSD', 'pair_terms'
+    'class_mask', 'logit_shares', 'masked_class_count', 'MBSD', 'pair_terms',
+    'LFM', 'alignment_divergence', 'weight_hypergradient'
 ]
