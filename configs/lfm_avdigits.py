@@ -2,4 +2,5 @@
 # (the same values; tests hold them equal).
 _base_ = ['./jt_avdigits.py']
 
-model = dict(balancer=dict(type='LFM', weight_rule='fitted', epoch_scale=1.0))
+model = dict(
+    balancer=dict(type='LFM', weight_rule='fitted', epoch_scale=200 / 27))

@@ -31,6 +31,6 @@ methods = [
     'jt', 'dr', 'ogm_ge', 'mmpareto', 'pmr', 'unimodal_aux_loss',
     'gradient_blending', 'greedy', 'agm', 'mla', 'reconboost', 'opm',
     'mmcosine', 'ume', 'cml', 'inforeg', 'arl', 'sample_valuation',
-    'modality_valuation', 'amco', 'mbsd', 'alone', 'umt'
+    'modality_valuation', 'amco', 'mbsd', 'lfm', 'alone', 'umt'
 ]
 seeds = [0, 1, 2]

@@ -15,7 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import THREE_ENCODERS, batch, build
+from balancer_models import (THREE_ENCODERS, assert_same_parameters, batch,
+                             build, sgd_step)
 from conftest import REPO
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
@@ -24,7 +25,6 @@ from mmengine.logging import MMLogger
 from mmengine.runner import EpochBasedTrainLoop
 from runs import build_runner
 
-from mmdr.engine.optimizers import BalancedOptimWrapper
 from mmdr.models.balancers import (LFM, HeldOutSampler, alignment_divergence,
                                    weight_hypergradient)
 from mmdr.models.balancers.lfm import updated_cls_weight
@@ -59,25 +59,6 @@ def _three_batch(n=12):
             for m, w in THREE_WIDTHS.items()
         },
         data_samples=[ActionDataSample().set_gt_labels(y) for y in labels])
-
-
-def _step(model, data):
-    """One step of mmengine's train_step with SGD; returns the parameters
-    after it and the logged values."""
-    wrapper = BalancedOptimWrapper(
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
-    torch.manual_seed(5)  # the same dropout masks as the reference
-    log_vars = model.train_step(copy.deepcopy(data), wrapper)
-    return {
-        n: p.detach().clone()
-        for n, p in model.named_parameters()
-    }, log_vars
-
-
-def _assert_same(after, expected):
-    assert after.keys() == expected.keys()
-    for name, value in expected.items():
-        torch.testing.assert_close(after[name], value, msg=name)
 
 
 def _authors_alignment(p, q):
@@ -215,8 +196,8 @@ def test_one_step_equals_the_authors_loop(number, epoch):
     data = batch()
     model = _lfm()
     expected = _authors_step(model, data, _authors_cls_k(number - 1))
-    after, log_vars = _step(model, data)
-    _assert_same(after, expected)
+    after, log_vars = sgd_step(model, data)
+    assert_same_parameters(after, expected)
     assert float(log_vars['lfm_cls_weight']) == pytest.approx(
         _authors_cls_k(number - 1)[0])
     # The alignment moves the encoders otherwise than the labels alone.
@@ -230,8 +211,8 @@ def test_three_modalities_average_the_pairs(epoch):
     data = _three_batch()
     model = _lfm(encoders=THREE_ENCODERS)
     expected = _authors_step(model, data, _authors_cls_k(29))
-    after, _ = _step(model, data)
-    _assert_same(after, expected)
+    after, _ = sgd_step(model, data)
+    assert_same_parameters(after, expected)
 
 
 @pytest.mark.parametrize('kwargs, cls_k', [
@@ -242,8 +223,8 @@ def test_three_modalities_average_the_pairs(epoch):
 def test_coefficients_set_the_weights(kwargs, cls_k, epoch):
     epoch(10)
     data = batch()
-    after, log_vars = _step(_lfm(**kwargs), data)
-    _assert_same(after, _authors_step(_lfm(), data, cls_k))
+    after, log_vars = sgd_step(_lfm(**kwargs), data)
+    assert_same_parameters(after, _authors_step(_lfm(), data, cls_k))
     assert float(log_vars['lfm_cls_weight']) == pytest.approx(cls_k[0])
     if cls_k[1] == 0.0:
         assert log_vars['loss_align'] == 0
@@ -252,10 +233,11 @@ def test_coefficients_set_the_weights(kwargs, cls_k, epoch):
 def test_epoch_scale_stretches_the_schedule(epoch):
     data = batch()
     epoch(51)  # (51 - 1) * 2 = the authors' epoch 100
-    after, log_vars = _step(_lfm(epoch_scale=2.0), data)
-    _assert_same(after, _authors_step(_lfm(), data, _authors_cls_k(100)))
+    after, log_vars = sgd_step(_lfm(epoch_scale=2.0), data)
+    assert_same_parameters(after,
+                           _authors_step(_lfm(), data, _authors_cls_k(100)))
     epoch(101)
-    _, default = _step(_lfm(), data)
+    _, default = sgd_step(_lfm(), data)
     assert float(log_vars['lfm_cls_weight']) == pytest.approx(
         float(default['lfm_cls_weight']))
 
@@ -285,8 +267,8 @@ def test_learned_weight_equals_the_authors_update(number, weight_lr):
     assert weight != 0.05
     data = batch()
     expected = _authors_step(model, data, alpha)
-    after, log_vars = _step(model, data)
-    _assert_same(after, expected)
+    after, log_vars = sgd_step(model, data)
+    assert_same_parameters(after, expected)
     assert float(log_vars['lfm_cls_weight']) == pytest.approx(weight)
 
 
@@ -405,7 +387,7 @@ def test_config_fragment_holds_the_documented_values():
     this fragment.)"""
     fragment = Config.fromfile(osp.join(REPO, 'configs/_base_/methods/lfm.py'))
     assert fragment.model.balancer == dict(
-        type='LFM', weight_rule='fitted', epoch_scale=1.0)
+        type='LFM', weight_rule='fitted', epoch_scale=200 / 27)
 
 
 @pytest.mark.slow
