@@ -96,7 +96,12 @@ def resumes_like_another(config: str) -> bool:
     config has ResNet-18 backbones (``ucf101_options.checkpoint_options``),
     so it trains as its base, only from a pretrained checkpoint in
     mmaction2's format, which a resume does not read (its distributed run
-    in test_ucf101_configs.py loads it).
+    in test_ucf101_configs.py loads it). VGGSound's and BalancedAV's
+    configs are Kinetics-Sounds's model, pipeline and hooks on another
+    ``ClipListDataset`` (their lists read and carved in
+    test_vggsound_balanced_av_datasets.py, their training and test runs in
+    test_prepare_vggsound.py and test_prepare_balanced_av.py): a resume of
+    ``dr_kinetics_sounds.py`` is theirs.
 
     Args:
         config (str): Config path or file name.
@@ -104,7 +109,8 @@ def resumes_like_another(config: str) -> bool:
     Returns:
         bool: True where the base config's resume covers this one.
     """
-    return trains_like_another(config) or config.endswith('_tsn-r50-k400.py')
+    return trains_like_another(config) or config.endswith(
+        ('_tsn-r50-k400.py', '_vggsound.py', '_balanced_av.py'))
 
 
 def config_data(config: str, request) -> Tuple[str, List[str]]:
