@@ -124,3 +124,14 @@ def assert_same_parameters(after: Dict[str, torch.Tensor],
     assert after.keys() == expected.keys()
     for name, value in expected.items():
         torch.testing.assert_close(after[name], value, msg=name)
+
+
+def assert_predicts_as_joint_training(model) -> None:
+    """The model in eval mode predicts with its fused head, as joint
+    training does (a balancer that changes training only)."""
+    model.eval()
+    inputs = model.data_preprocessor(batch(), False)['inputs']
+    with torch.no_grad():
+        feats = model.extract_feat(inputs)
+        torch.testing.assert_close(
+            model(inputs, mode='tensor'), model.cls_head(model.fusion(feats)))

@@ -61,8 +61,9 @@ def runtime_info():
 
 @pytest.fixture
 def epoch(runtime_info):
-    """Sets the training epoch (counted from 1) that the balancers read;
-    iteration 0."""
+    """Sets the training epoch (counted from 1) and iteration that the
+    balancers read: epoch 1 and iteration 0 until the test sets others."""
+    runtime_info(1)
     return runtime_info
 
 

@@ -30,21 +30,6 @@ register_all_modules()
 THREE_WIDTHS = dict(audio=6, visual=5, text=3)
 
 
-@pytest.fixture
-def epoch(monkeypatch):
-    """Sets the training epoch (counted from 1) and iteration AMCo reads, as
-    a Runner's message hub would."""
-
-    def set_epoch(number, iteration=0):
-        monkeypatch.setattr(AMCo, 'current_epoch',
-                            staticmethod(lambda: number))
-        monkeypatch.setattr(AMCo, 'current_iter',
-                            staticmethod(lambda: iteration))
-
-    set_epoch(1)
-    return set_epoch
-
-
 def _sharpen_head(model):
     """A head far from uniform (the initial std 0.01 gives every modality
     nearly half the softmax), with a bias."""

@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import (THREE_ENCODERS, assert_same_parameters, batch,
-                             build, sgd_step)
+from balancer_models import (THREE_ENCODERS, assert_predicts_as_joint_training,
+                             assert_same_parameters, batch, build, sgd_step)
 from conftest import REPO
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
@@ -25,15 +25,11 @@ register_all_modules()
 
 
 @pytest.fixture
-def epoch(monkeypatch):
-    """Sets the training epoch (counted from 1) ARL reads, as a Runner's
-    message hub would."""
-
-    def set_epoch(number):
-        monkeypatch.setattr(ARL, 'current_epoch', staticmethod(lambda: number))
-
-    set_epoch(7)
-    return set_epoch
+def epoch(runtime_info):
+    """The balancers' epoch and iteration (conftest's ``runtime_info``),
+    epoch 7 until the test sets another: within ARL's active epochs (from 3)."""
+    runtime_info(7)
+    return runtime_info
 
 
 def _arl(**kwargs):
@@ -267,12 +263,7 @@ def test_sums_over_the_ranks_give_the_whole_batchs_coefficients(monkeypatch):
 
 
 def test_prediction_is_joint_trainings():
-    model = _arl().eval()
-    inputs = model.data_preprocessor(batch(), False)['inputs']
-    with torch.no_grad():
-        feats = model.extract_feat(inputs)
-        torch.testing.assert_close(
-            model(inputs, mode='tensor'), model.cls_head(model.fusion(feats)))
+    assert_predicts_as_joint_training(_arl())
 
 
 def test_models_it_cannot_apply_to_are_refused_at_build():

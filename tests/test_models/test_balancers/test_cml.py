@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import (THREE_ENCODERS, assert_same_parameters, batch,
-                             build, sgd_step)
+from balancer_models import (THREE_ENCODERS, assert_predicts_as_joint_training,
+                             assert_same_parameters, batch, build, sgd_step)
 from conftest import REPO
 from mmengine.config import Config
 
@@ -24,20 +24,6 @@ register_all_modules()
 
 #: The three-modality batch: widths of THREE_ENCODERS' inputs.
 THREE_WIDTHS = dict(audio=6, visual=5, text=3)
-
-
-@pytest.fixture
-def epoch(monkeypatch):
-    """Sets the training epoch (counted from 1) and iteration CML reads, as
-    a Runner's message hub would."""
-
-    def set_epoch(number, iteration=0):
-        monkeypatch.setattr(CML, 'current_epoch', staticmethod(lambda: number))
-        monkeypatch.setattr(CML, 'current_iter',
-                            staticmethod(lambda: iteration))
-
-    set_epoch(1)
-    return set_epoch
 
 
 def _sharpen_head(model):
@@ -269,12 +255,7 @@ def test_each_rank_keeps_its_rows_and_scales_its_sum(monkeypatch, epoch):
 
 
 def test_prediction_is_joint_trainings():
-    model = _cml().eval()
-    inputs = model.data_preprocessor(batch(), False)['inputs']
-    with torch.no_grad():
-        feats = model.extract_feat(inputs)
-        torch.testing.assert_close(
-            model(inputs, mode='tensor'), model.cls_head(model.fusion(feats)))
+    assert_predicts_as_joint_training(_cml())
 
 
 def test_models_it_cannot_apply_to_are_refused_at_build():

@@ -40,18 +40,6 @@ def _greedy(model_overrides=None, **kwargs):
         **(model_overrides or {}))
 
 
-@pytest.fixture
-def epoch(monkeypatch):
-    """Sets the epoch (counted from 1) that Greedy reads."""
-
-    def set_epoch(value):
-        monkeypatch.setattr(Greedy, 'current_epoch',
-                            staticmethod(lambda: value))
-
-    set_epoch(1)
-    return set_epoch
-
-
 class AuthorsMMTM(nn.Module):
     """``MMTM_mitigate`` of the authors' ``src/balanced_mmtm.py``
     (``SEonly=False``, ``shareweight=False``) on any feature maps."""

@@ -15,8 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import (THREE_ENCODERS, assert_same_parameters, batch,
-                             build, sgd_step)
+from balancer_models import (THREE_ENCODERS, assert_predicts_as_joint_training,
+                             assert_same_parameters, batch, build, sgd_step)
 from conftest import REPO
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
@@ -356,12 +356,7 @@ def test_half_batches_averaged_give_the_whole_batchs_gradient(epoch):
 
 
 def test_prediction_is_joint_trainings():
-    model = _lfm().eval()
-    inputs = model.data_preprocessor(batch(), False)['inputs']
-    with torch.no_grad():
-        feats = model.extract_feat(inputs)
-        torch.testing.assert_close(
-            model(inputs, mode='tensor'), model.cls_head(model.fusion(feats)))
+    assert_predicts_as_joint_training(_lfm())
 
 
 def test_models_and_arguments_it_cannot_take_are_refused_at_build():

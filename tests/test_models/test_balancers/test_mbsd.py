@@ -12,8 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import (THREE_ENCODERS, assert_same_parameters, batch,
-                             build, sgd_step)
+from balancer_models import (THREE_ENCODERS, assert_predicts_as_joint_training,
+                             assert_same_parameters, batch, build, sgd_step)
 from conftest import REPO
 from mmengine.config import Config
 
@@ -21,18 +21,6 @@ from mmdr.models.balancers import MBSD, pair_terms
 from mmdr.utils import register_all_modules
 
 register_all_modules()
-
-
-@pytest.fixture
-def epoch(monkeypatch):
-    """Sets the training epoch (counted from 1) MBSD reads."""
-
-    def set_epoch(number):
-        monkeypatch.setattr(MBSD, 'current_epoch',
-                            staticmethod(lambda: number))
-
-    set_epoch(1)
-    return set_epoch
 
 
 def _mbsd(encoders=None, **kwargs):
@@ -170,12 +158,7 @@ def test_regularises_from_begin_epoch_to_end_epoch_inclusive(epoch):
 
 
 def test_prediction_is_joint_trainings():
-    model = _mbsd().eval()
-    inputs = model.data_preprocessor(batch(), False)['inputs']
-    with torch.no_grad():
-        feats = model.extract_feat(inputs)
-        torch.testing.assert_close(
-            model(inputs, mode='tensor'), model.cls_head(model.fusion(feats)))
+    assert_predicts_as_joint_training(_mbsd())
 
 
 def test_models_it_cannot_apply_to_are_refused_at_build():

@@ -14,8 +14,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import (THREE_ENCODERS, WIDTHS, assert_same_parameters,
-                             batch, build, sgd_step)
+from balancer_models import (THREE_ENCODERS, WIDTHS,
+                             assert_predicts_as_joint_training,
+                             assert_same_parameters, batch, build, sgd_step)
 from conftest import REPO
 from mmengine.config import Config
 
@@ -29,19 +30,11 @@ register_all_modules()
 
 
 @pytest.fixture
-def epoch(monkeypatch):
-    """Sets the training epoch (counted from 1) and iteration the balancers
-    read, as a Runner's message hub would."""
-
-    def set_epoch(number, iteration=0):
-        for cls in (OPM, MODELS.get('OGMGE')):
-            monkeypatch.setattr(cls, 'current_epoch',
-                                staticmethod(lambda: number))
-            monkeypatch.setattr(cls, 'current_iter',
-                                staticmethod(lambda: iteration))
-
-    set_epoch(7)
-    return set_epoch
+def epoch(runtime_info):
+    """The balancers' epoch and iteration (conftest's ``runtime_info``),
+    epoch 7 until the test sets another: within OPM's and the journal OGM's active epochs."""
+    runtime_info(7)
+    return runtime_info
 
 
 def test_drop_probabilities_follow_calcu_q():
@@ -221,13 +214,7 @@ def test_draws_are_a_stream_per_run_seed_and_iteration(epoch):
 
 
 def test_prediction_is_joint_trainings(epoch):
-    model = _opm(p_exe=1.0)
-    inputs = model.data_preprocessor(batch(), False)['inputs']
-    model.eval()
-    with torch.no_grad():
-        feats = model.extract_feat(inputs)
-        torch.testing.assert_close(
-            model(inputs, mode='tensor'), model.cls_head(model.fusion(feats)))
+    assert_predicts_as_joint_training(_opm(p_exe=1.0))
 
 
 def test_models_it_cannot_apply_to_are_refused_at_build():

@@ -44,19 +44,6 @@ NUM_SAMPLES = 24
 BATCH = 8
 
 
-@pytest.fixture
-def epoch(monkeypatch):
-    """Sets the training epoch (counted from 1), as a Runner's message hub
-    would."""
-
-    def set_epoch(number):
-        monkeypatch.setattr(SampleValuation, 'current_epoch',
-                            staticmethod(lambda: number))
-
-    set_epoch(1)
-    return set_epoch
-
-
 def _model(**kwargs):
     model = build(
         encoders=PLAIN_ENCODERS,
