@@ -1,3 +1,4 @@
+import copy
 from abc import ABCMeta, abstractmethod
 from typing import TYPE_CHECKING, Dict, List, Optional
 
@@ -212,6 +213,37 @@ class BaseBalancer(BaseModule, metaclass=ABCMeta):
             raise TypeError(f'{self.name} {needs}; train_cfg builds a '
                             f'{type(runner.train_loop).__name__}. Use '
                             "train_cfg=dict(type='EpochBasedTrainLoop', ...).")
+
+    @staticmethod
+    def training_set_loader(runner, shuffle: bool):
+        """A loader of the training data set for a method's epoch-level
+        pass, with the training loader's settings, seeded on its own.
+
+        Args:
+            runner (Runner): The runner.
+            shuffle (bool): Whether the sampler shuffles.
+
+        Returns:
+            DataLoader: Each rank its own samples, every sample once.
+        """
+        from mmengine.runner import Runner
+        cfg = copy.deepcopy(dict(runner.cfg.train_dataloader))
+        for key in ('sampler', 'batch_sampler', 'dataset', 'generator',
+                    'worker_init_fn'):
+            cfg.pop(key, None)
+        cfg.update(
+            # The data set the run trains on, with its pipeline.
+            dataset=runner.train_dataloader.dataset,
+            # Each rank its own samples, none repeated to pad the ranks.
+            sampler=dict(
+                type='DefaultSampler', shuffle=shuffle, round_up=False),
+            # Persistent workers would carry random states across epochs
+            # that no checkpoint holds.
+            persistent_workers=False,
+            # Its own generator: a loader's base seed does not come out of
+            # the training stream.
+            generator=torch.Generator())
+        return Runner.build_dataloader(cfg, seed=runner.seed)
 
     def in_epochs(self, begin: int, end: Optional[int] = None) -> bool:
         """Whether the current epoch is in ``[begin, end]``.

@@ -1,4 +1,3 @@
-import copy
 import math
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional
 
@@ -277,7 +276,7 @@ class PMR(BaseBalancer):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         if self._loader is None:
-            self._loader = self._build_loader(runner)
+            self._loader = self.training_set_loader(runner, shuffle=True)
         encoders = [model.encoders[m] for m in self.modalities]
         with preserved_random_state(), main_process_buffers(encoders):
             seen = self.compute_prototypes(model, self._loader, epoch,
@@ -286,28 +285,6 @@ class PMR(BaseBalancer):
             f'PMR: prototypes for epoch {epoch} from {seen} training '
             f'samples (proto_fraction={self.proto_fraction}, momentum '
             f'{self.momentum if epoch >= FIRST_MOMENTUM_EPOCH else 0.0}).')
-
-    @staticmethod
-    def _build_loader(runner):
-        """A loader of the training data set with the training loader's
-        settings, seeded on its own."""
-        from mmengine.runner import Runner
-        cfg = copy.deepcopy(dict(runner.cfg.train_dataloader))
-        for key in ('sampler', 'batch_sampler', 'dataset', 'generator',
-                    'worker_init_fn'):
-            cfg.pop(key, None)
-        cfg.update(
-            # The data set the run trains on, with its pipeline.
-            dataset=runner.train_dataloader.dataset,
-            # Each rank its own samples, none repeated to pad the ranks.
-            sampler=dict(type='DefaultSampler', shuffle=True, round_up=False),
-            # Persistent workers would carry random states across epochs
-            # that no checkpoint holds.
-            persistent_workers=False,
-            # Its own generator: a loader's base seed does not come out of
-            # the training stream.
-            generator=torch.Generator())
-        return Runner.build_dataloader(cfg, seed=runner.seed)
 
     @torch.no_grad()
     def compute_prototypes(self,

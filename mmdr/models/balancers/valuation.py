@@ -1,4 +1,3 @@
-import copy
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional
 
 import torch
@@ -215,7 +214,7 @@ class SampleValuation(BaseBalancer):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         if self._loader is None:
-            self._loader = self._build_loader(runner)
+            self._loader = self.training_set_loader(runner, shuffle=False)
         with preserved_random_state(), main_process_buffers(
                 model.encoders.values()):
             contributions = self.value(model, self._loader,
@@ -228,22 +227,6 @@ class SampleValuation(BaseBalancer):
             f'SampleValuation ({self.level} level): epoch {epoch} adds '
             f'{int(self.copies.sum())} copies to '
             f'{contributions.shape[1]} samples; mean contributions {means}')
-
-    @staticmethod
-    def _build_loader(runner):
-        """A loader of the training set with the training loader's
-        settings: every sample once, each rank its share."""
-        from mmengine.runner import Runner
-        cfg = copy.deepcopy(dict(runner.cfg.train_dataloader))
-        for key in ('sampler', 'batch_sampler', 'dataset', 'generator',
-                    'worker_init_fn'):
-            cfg.pop(key, None)
-        cfg.update(
-            dataset=runner.train_dataloader.dataset,
-            sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-            persistent_workers=False,
-            generator=torch.Generator())
-        return Runner.build_dataloader(cfg, seed=runner.seed)
 
     @torch.no_grad()
     def value(self,
