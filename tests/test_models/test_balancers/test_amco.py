@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
 from balancer_models import (NUM_CLASSES, THREE_ENCODERS,
-                             assert_same_parameters, batch, build, sgd_step)
+                             assert_same_parameters, batch, build, sgd_step,
+                             sharpen_head)
 from conftest import REPO
 from mmengine.config import Config
 
@@ -30,20 +31,9 @@ register_all_modules()
 THREE_WIDTHS = dict(audio=6, visual=5, text=3)
 
 
-def _sharpen_head(model):
-    """A head far from uniform (the initial std 0.01 gives every modality
-    nearly half the softmax), with a bias."""
-    g = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        fc = model.cls_head.fc_cls
-        fc.weight.copy_(torch.randn(fc.weight.shape, generator=g))
-        fc.bias.copy_(torch.randn(fc.bias.shape, generator=g))
-    return model
-
-
 def _amco(encoders=None, **kwargs):
     extra = {} if encoders is None else dict(encoders=encoders)
-    return _sharpen_head(build(balancer=dict(type='AMCo', **kwargs), **extra))
+    return sharpen_head(build(balancer=dict(type='AMCo', **kwargs), **extra))
 
 
 def _batches(three=False, count=3):

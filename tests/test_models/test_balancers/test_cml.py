@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
 from balancer_models import (THREE_ENCODERS, assert_predicts_as_joint_training,
-                             assert_same_parameters, batch, build, sgd_step)
+                             assert_same_parameters, batch, build, sgd_step,
+                             sharpen_head)
 from conftest import REPO
 from mmengine.config import Config
 
@@ -26,21 +27,9 @@ register_all_modules()
 THREE_WIDTHS = dict(audio=6, visual=5, text=3)
 
 
-def _sharpen_head(model):
-    """A head far from uniform (the initial std 0.01 gives every input
-    nearly the same confidence), with a bias, so that the regulariser and
-    the bias shares matter."""
-    g = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        fc = model.cls_head.fc_cls
-        fc.weight.copy_(torch.randn(fc.weight.shape, generator=g))
-        fc.bias.copy_(torch.randn(fc.bias.shape, generator=g))
-    return model
-
-
 def _cml(encoders=None, **kwargs):
     extra = {} if encoders is None else dict(encoders=encoders)
-    return _sharpen_head(build(balancer=dict(type='CML', **kwargs), **extra))
+    return sharpen_head(build(balancer=dict(type='CML', **kwargs), **extra))
 
 
 def _three_batch(n=10, seed=2):
@@ -116,7 +105,7 @@ def _authors_step(model, data, lam=0.1, epsilon=0.0, iteration=0):
 
 
 def test_removals_zero_the_removed_features_before_the_head():
-    model = _sharpen_head(build(encoders=THREE_ENCODERS)).eval()
+    model = sharpen_head(build(encoders=THREE_ENCODERS)).eval()
     g = torch.Generator().manual_seed(0)
     feats = {
         m: torch.randn(4, f.feat_dim, generator=g)
@@ -173,7 +162,7 @@ def test_one_step_equals_the_authors_loop(three, epoch):
     assert log_vars['loss_cml'].item() == pytest.approx(
         0.1 * rank_loss.item(), rel=1e-5)
     plain, _ = sgd_step(
-        _sharpen_head(build(encoders=THREE_ENCODERS) if three else build()),
+        sharpen_head(build(encoders=THREE_ENCODERS) if three else build()),
         data)
     assert not torch.allclose(plain['cls_head.fc_cls.weight'],
                               after['cls_head.fc_cls.weight'])
@@ -199,7 +188,7 @@ def test_lam_weights_and_margin_tolerates_the_excess(lam, margin, epoch):
 
 def test_regularises_from_begin_epoch_to_end_epoch_inclusive(epoch):
     data = batch()
-    plain, _ = sgd_step(_sharpen_head(build()), data)
+    plain, _ = sgd_step(sharpen_head(build()), data)
     for number, active in ((1, False), (2, True), (3, True), (4, False)):
         epoch(number)
         after, log_vars = sgd_step(_cml(begin_epoch=2, end_epoch=3), data)

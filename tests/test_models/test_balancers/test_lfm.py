@@ -16,7 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
 from balancer_models import (THREE_ENCODERS, assert_predicts_as_joint_training,
-                             assert_same_parameters, batch, build, sgd_step)
+                             assert_same_parameters, batch, build, sgd_step,
+                             sharpen_head)
 from conftest import REPO
 from mmaction.structures import ActionDataSample
 from mmengine.config import Config
@@ -42,12 +43,7 @@ def _lfm(encoders=None, **kwargs):
     if encoders is not None:
         overrides['encoders'] = encoders
     model = build(**overrides)
-    g = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        fc = model.cls_head.fc_cls
-        fc.weight.copy_(torch.randn(fc.weight.shape, generator=g))
-        fc.bias.copy_(torch.randn(fc.bias.shape, generator=g))
-    return model
+    return sharpen_head(model)
 
 
 def _three_batch(n=12):

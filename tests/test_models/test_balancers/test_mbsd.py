@@ -13,7 +13,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
 from balancer_models import (THREE_ENCODERS, assert_predicts_as_joint_training,
-                             assert_same_parameters, batch, build, sgd_step)
+                             assert_same_parameters, batch, build, sgd_step,
+                             sharpen_head)
 from conftest import REPO
 from mmengine.config import Config
 
@@ -25,14 +26,8 @@ register_all_modules()
 
 def _mbsd(encoders=None, **kwargs):
     extra = {} if encoders is None else dict(encoders=encoders)
-    model = build(balancer=dict(type='MBSD', **kwargs), **extra)
     # A head far from uniform, so that the modalities' predictions differ.
-    g = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        fc = model.cls_head.fc_cls
-        fc.weight.copy_(torch.randn(fc.weight.shape, generator=g))
-        fc.bias.copy_(torch.randn(fc.bias.shape, generator=g))
-    return model
+    return sharpen_head(build(balancer=dict(type='MBSD', **kwargs), **extra))
 
 
 def _three_modality_batch():

@@ -11,7 +11,7 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from balancer_models import THREE_ENCODERS, WIDTHS, batch, build
+from balancer_models import WIDTHS, batch, build
 from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
 from mmengine.optim import OptimWrapper
@@ -135,14 +135,6 @@ def test_a_plain_optim_wrapper_is_refused_before_the_first_step():
     wrapper = OptimWrapper(optimizer=torch.optim.SGD(model.parameters(), 1))
     with pytest.raises(RuntimeError, match="optim_wrapper.type='Balanced"):
         model.train_step(batch(), wrapper)
-
-
-def test_more_than_two_modalities_is_refused_at_build():
-    with pytest.raises(
-            ValueError,
-            match='OGMGE is defined for at most 2 '
-            r"modalities.*\['audio', 'visual', 'text'\]"):
-        _ogm_with(encoders=THREE_ENCODERS)
 
 
 def test_a_fusion_without_head_slices_is_refused_at_build():

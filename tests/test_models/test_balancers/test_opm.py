@@ -14,8 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from balancer_ddp import two_ranks_equal_one_process, whole_batch_options
-from balancer_models import (THREE_ENCODERS, WIDTHS,
-                             assert_predicts_as_joint_training,
+from balancer_models import (WIDTHS, assert_predicts_as_joint_training,
                              assert_same_parameters, batch, build, sgd_step)
 from conftest import REPO
 from mmengine.config import Config
@@ -218,11 +217,6 @@ def test_prediction_is_joint_trainings(epoch):
 
 
 def test_models_it_cannot_apply_to_are_refused_at_build():
-    with pytest.raises(
-            ValueError,
-            match='OPM is defined for at most 2 '
-            r"modalities.*\['audio', 'visual', 'text'\]"):
-        build(encoders=THREE_ENCODERS, balancer=dict(type='OPM'))
     with pytest.raises(
             ValueError, match='OPM reads uni-modal logits.*SumFusion'):
         build(

@@ -8,7 +8,7 @@ import os.path as osp
 import pytest
 import torch
 import torch.nn.functional as F
-from balancer_models import NUM_CLASSES, THREE_ENCODERS, WIDTHS, build
+from balancer_models import NUM_CLASSES, WIDTHS, build
 from balancer_test_hooks import parameter_dump_config
 from conftest import REPO, data_root_cfg_options
 from mmaction.structures import ActionDataSample
@@ -220,14 +220,6 @@ def test_training_without_fresh_prototypes_names_the_hook(epoch):
     epoch(2)
     with pytest.raises(RuntimeError, match='last computed for epoch 1'):
         model.loss(inputs, data['data_samples'])
-
-
-def test_more_than_two_modalities_is_refused_at_build():
-    with pytest.raises(
-            ValueError,
-            match='PMR is defined for at most 2 '
-            r"modalities.*\['audio', 'visual', 'text'\]"):
-        _pmr_with(encoders=THREE_ENCODERS)
 
 
 def test_bad_values_are_refused_at_build():
