@@ -9,9 +9,11 @@ from conftest import REPO
 ROW = re.compile(r'\| (\w+) \| (\d+) \| ([\d.]+) ± ([\d.]+) \|')
 
 #: The reports, oldest first: the methods of mmdr 0.5.0 and those added in
-#: 0.8.0, each with joint training and the `alone` runs of the same seeds.
+#: 0.8.0 and 0.9.0, each with joint training and the `alone` runs of the
+#: same seeds.
 REPORTS = ('docs/benchmark/cpu_results.md',
-           'docs/benchmark/cpu_results_0.8.0.md')
+           'docs/benchmark/cpu_results_0.8.0.md',
+           'docs/benchmark/cpu_results_0.9.0.md')
 
 Results = Dict[Tuple[str, str], Tuple[str, str, int]]
 

@@ -7,7 +7,8 @@ from conftest import REPO
 #: The README's rows, as the benchmark names the methods.
 METHODS = ('jt', 'dr', 'ogm_ge', 'mmpareto', 'pmr', 'unimodal_aux_loss',
            'gradient_blending', 'greedy', 'agm', 'mla', 'reconboost', 'opm',
-           'mmcosine', 'ume', 'umt')
+           'mmcosine', 'ume', 'umt', 'cml', 'inforeg', 'arl',
+           'sample_valuation', 'modality_valuation', 'amco', 'mbsd', 'lfm')
 
 
 def readme_results_rows() -> list:
