@@ -236,7 +236,9 @@ def sample_files(info: dict) -> List[str]:
             ``audio_path``, ``frame_dir``, ...).
 
     Returns:
-        list[str]: The files, frame folders listed in name order.
+        list[str]: The files, each once (an image under both ``img_path``
+        and ``filename`` is decoded once), frame folders listed in name
+        order.
     """
     files = [info[key] for key in FILE_KEYS if isinstance(info.get(key), str)]
     for key in FOLDER_KEYS:
@@ -245,7 +247,7 @@ def sample_files(info: dict) -> List[str]:
             files += sorted(
                 osp.join(folder, name) for name in os.listdir(folder)
                 if name.lower().endswith(IMAGE_SUFFIXES))
-    return files
+    return list(dict.fromkeys(files))
 
 
 def unreadable_files(info: dict) -> List[Tuple[str, str]]:

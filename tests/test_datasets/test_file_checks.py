@@ -71,8 +71,8 @@ def test_decode_problem_images(tmp_path):
     # Right markers, nothing decodable between them: what OpenCV refuses.
     fake = tmp_path / 'fake.jpg'
     fake.write_bytes(b'\xff\xd8' + b'\x00' * 64 + b'\xff\xd9')
-    assert decode_problem(str(fake)) == (
-        'cannot be decoded as an image (OpenCV)')
+    assert decode_problem(
+        str(fake)) == ('cannot be decoded as an image (OpenCV)')
     bad_png = str(tmp_path / 'bad.png')
     write_garbage(bad_png)
     assert decode_problem(bad_png) == 'cannot be decoded as an image (OpenCV)'
@@ -116,9 +116,8 @@ def test_sample_files_and_unreadable_files(tmp_path):
     wav = str(tmp_path / 'clip.wav')
     write_wav16(wav, 0.5)
     info = dict(frame_dir=str(frames), audio_path=wav, label=3, clip='clip')
-    assert sample_files(info) == [wav] + [
-        str(frames / f'img_{i:05d}.jpg') for i in (1, 2, 3)
-    ]
+    assert sample_files(
+        info) == [wav] + [str(frames / f'img_{i:05d}.jpg') for i in (1, 2, 3)]
     assert unreadable_files(info) == []
     truncate_file(str(frames / 'img_00002.jpg'), 0.5)
     os.truncate(wav, 0)
@@ -127,9 +126,20 @@ def test_sample_files_and_unreadable_files(tmp_path):
                                        'truncated JPEG')]
 
 
+def test_a_file_under_two_keys_is_checked_and_named_once(tmp_path):
+    # Food-101's infos hold the image as img_path (mmcv's loader) and
+    # filename (mmdr's descriptions).
+    image = str(tmp_path / 'apple_pie_0.jpg')
+    _jpeg(image, seed=0)
+    info = dict(img_path=image, filename=image, label=0)
+    assert sample_files(info) == [image]
+    truncate_file(image, 0.5)
+    assert unreadable_files(info) == [(image, 'truncated JPEG')]
+
+
 def test_describe_files_names_the_first_few():
     found = [(f'f{i}.jpg', 'truncated JPEG') for i in range(7)]
     assert describe_files(found[:2]) == ('f0.jpg (truncated JPEG); '
                                          'f1.jpg (truncated JPEG)')
-    assert describe_files(found, limit=3).endswith(
-        'f2.jpg (truncated JPEG); and 4 more')
+    assert describe_files(
+        found, limit=3).endswith('f2.jpg (truncated JPEG); and 4 more')
