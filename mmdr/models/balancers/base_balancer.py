@@ -215,28 +215,36 @@ class BaseBalancer(BaseModule, metaclass=ABCMeta):
                             "train_cfg=dict(type='EpochBasedTrainLoop', ...).")
 
     @staticmethod
-    def training_set_loader(runner, shuffle: bool):
+    def training_set_loader(runner,
+                            shuffle: bool = False,
+                            sampler: Optional[dict] = None):
         """A loader of the training data set for a method's epoch-level
         pass, with the training loader's settings, seeded on its own.
 
         Args:
             runner (Runner): The runner.
-            shuffle (bool): Whether the sampler shuffles.
+            shuffle (bool): Whether the default sampler shuffles. Defaults
+                to False.
+            sampler (dict, optional): The sampler's config, in place of the
+                default ``DefaultSampler`` without round-up (each rank its
+                own samples, every sample once).
 
         Returns:
-            DataLoader: Each rank its own samples, every sample once.
+            DataLoader: The loader.
         """
         from mmengine.runner import Runner
         cfg = copy.deepcopy(dict(runner.cfg.train_dataloader))
         for key in ('sampler', 'batch_sampler', 'dataset', 'generator',
                     'worker_init_fn'):
             cfg.pop(key, None)
+        if sampler is None:
+            # Each rank its own samples, none repeated to pad the ranks.
+            sampler = dict(
+                type='DefaultSampler', shuffle=shuffle, round_up=False)
         cfg.update(
             # The data set the run trains on, with its pipeline.
             dataset=runner.train_dataloader.dataset,
-            # Each rank its own samples, none repeated to pad the ranks.
-            sampler=dict(
-                type='DefaultSampler', shuffle=shuffle, round_up=False),
+            sampler=sampler,
             # Persistent workers would carry random states across epochs
             # that no checkpoint holds.
             persistent_workers=False,

@@ -374,21 +374,10 @@ class GradientBlending(BaseBalancer):
                 f'gradient_blending.py); the run\'s sampler is '
                 f'{type(sampler).__name__}')
 
-    @staticmethod
-    def _build_loaders(runner) -> Dict[str, object]:
+    def _build_loaders(self, runner) -> Dict[str, object]:
         """The estimate's loaders of the two parts of the training data,
         with the training loader's settings, each with its own generator."""
-        from mmengine.runner import Runner
         sampler = runner.train_dataloader.sampler
-        base = copy.deepcopy(dict(runner.cfg.train_dataloader))
-        for key in ('sampler', 'batch_sampler', 'dataset', 'generator',
-                    'worker_init_fn'):
-            base.pop(key, None)
-        base.update(
-            dataset=runner.train_dataloader.dataset,
-            # Persistent workers would carry random states across estimates
-            # that no checkpoint holds.
-            persistent_workers=False)
         split = dict(
             type='HeldOutSampler',
             heldout_fraction=sampler.heldout_fraction,
@@ -401,10 +390,7 @@ class GradientBlending(BaseBalancer):
             train=dict(split, part='train', shuffle=False, round_up=False),
             heldout=dict(split, part='heldout', shuffle=False, round_up=False))
         return {
-            name:
-            Runner.build_dataloader(
-                dict(base, sampler=cfg, generator=torch.Generator()),
-                seed=runner.seed)
+            name: self.training_set_loader(runner, sampler=cfg)
             for name, cfg in samplers.items()
         }
 

@@ -30,18 +30,15 @@ TWO_MODALITY_CLASSES = sorted(name
                               for name, cls in _balancer_classes().items()
                               if cls.max_modalities == 2)
 
-
-def _fragment_balancers() -> dict:
-    """The balancer each method fragment switches on, by method name."""
-    return {
-        osp.splitext(osp.basename(path))[0]:
-        Config.fromfile(path).model.balancer.to_dict()
-        for path in sorted(glob(osp.join(METHODS_DIR, '*.py')))
-    }
-
+#: The balancer each method fragment switches on, by method name.
+FRAGMENT_BALANCERS = {
+    osp.splitext(osp.basename(path))[0]:
+    Config.fromfile(path).model.balancer.to_dict()
+    for path in sorted(glob(osp.join(METHODS_DIR, '*.py')))
+}
 
 TWO_MODALITY_METHODS = sorted(
-    method for method, balancer in _fragment_balancers().items()
+    method for method, balancer in FRAGMENT_BALANCERS.items()
     if balancer['type'] in TWO_MODALITY_CLASSES)
 
 
@@ -55,7 +52,7 @@ def test_the_two_modality_methods_are_the_papers_ones():
 
 @pytest.mark.parametrize('method', TWO_MODALITY_METHODS)
 def test_three_modalities_are_refused_at_build_naming_them(method):
-    balancer = _fragment_balancers()[method]
+    balancer = FRAGMENT_BALANCERS[method]
     with pytest.raises(
             ValueError,
             match=f"{balancer['type']} is defined for at most 2 modalities, "
